@@ -1,0 +1,30 @@
+// CLI: the shape of a command file (gh style): yargs spec, help examples, and a run() that takes
+// parsed options and injected IO and returns the exit code.
+
+import type { Argv } from 'yargs';
+import type { IO } from './io.js';
+
+export const EXIT = { ok: 0, finding: 1, error: 2 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export interface CommandSpec {
+  /** yargs command string, e.g. `analyze <paths..>`. */
+  command: string;
+  describe: string;
+  examples: [string, string][];
+  builder(yargs: Argv): Argv;
+  run(args: Record<string, unknown>, io: IO): Promise<ExitCode>;
+}
+
+/** Options every command that reads logs takes. */
+export function inputOptions(yargs: Argv): Argv {
+  return yargs
+    .option('strict', { type: 'boolean', default: false, describe: 'Exit 2 when any row or file had an issue' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print no summary or warnings on stderr, only a count of skipped rows' });
+}
+
+/** A string array option value (repeatable flags). */
+export function stringList(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}

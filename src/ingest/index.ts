@@ -1,0 +1,178 @@
+// Ingest stage entry point: expands paths into files, detects each file's format from its content,
+// reads raw rows through the format registry, normalizes them into NspRecords and keeps the
+// accounts (rows read = used + skipped by reason, hits in = hits used) per file.
+
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NspError } from '../errors.js';
+import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js';
+import type { NspRecord } from '../model/record.js';
+import { openFile } from './byte-source.js';
+import { csv } from './csv.js';
+import { jsonDocument } from './json-document.js';
+import { jsonl } from './jsonl.js';
+import { normalizeRow } from './normalize.js';
+import type { FormatReader } from './source.js';
+
+/** Format readers by user-facing name. */
+export const formats = { jsonl, json: jsonDocument, csv } satisfies Record<string, FormatReader>;
+export type FormatName = keyof typeof formats;
+
+/** What a file holds, judged from its first bytes. */
+export type DetectedKind = FormatName | 'arrow' | 'avro' | 'empty' | 'unknown';
+
+const ARROW_MAGIC = 'ARROW1';
+
+/** Decides a file's format from its first (inflated) bytes. */
+export function detectFormat(head: Buffer): DetectedKind {
+  if (head.subarray(0, 6).toString('latin1') === ARROW_MAGIC) return 'arrow';
+  if (head.subarray(0, 4).toString('latin1') === 'Obj\u0001') return 'avro';
+  const text = head.toString('utf8').replace(/^\uFEFF/, '');
+  const start = text.search(/\S/);
+  if (start === -1) return 'empty';
+  const c = text[start];
+  if (c === '[') return 'json';
+  if (c === '{') {
+    // JSON Lines when some early line is a whole object on its own (the first may be broken);
+    // a pretty-printed document has no such line ("{", "\"records\": [", "{...},").
+    const lines = text.slice(start).split('\n', 8).map((l) => l.trim());
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      try {
+        if (typeof JSON.parse(line) === 'object') return 'jsonl';
+      } catch {
+        // Not a whole object on one line (or a cut-off last line); look at the next.
+      }
+    }
+    // Broken lines that still look like one object each: JSON Lines with bad rows.
+    return lines.length > 1 && lines.some((l) => l.startsWith('{') && l.endsWith('}')) ? 'jsonl' : 'json';
+  }
+  const firstLine = text.slice(start).split('\n', 1)[0]!.toLowerCase();
+  if (firstLine.includes(',') && /(^|,)"?(category|timegenerated)/.test(firstLine)) return 'csv';
+  return 'unknown';
+}
+
+export interface InputFile {
+  path: string;
+}
+
+/**
+ * Expands paths into files: a directory is walked recursively in name order (dot files are left
+ * out), a file is taken as it is. @throws NspError input-missing naming the path
+ */
+export async function listInputFiles(paths: readonly string[]): Promise<InputFile[]> {
+  const files: InputFile[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) files.push({ path: full });
+    }
+  };
+  for (const path of paths) {
+    let info;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      throw new NspError('input-missing', `Cannot read "${path}": ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`, {
+        hint: 'Check the path; pass files or folders of exported NSP access logs', cause: error,
+      });
+    }
+    if (info.isDirectory()) {
+      try {
+        await walk(path);
+      } catch (error) {
+        throw new NspError('input-missing', `Cannot list "${path}": ${(error as Error).message}`, { cause: error });
+      }
+    } else files.push({ path });
+  }
+  return files;
+}
+
+export interface ReadRecordsOptions {
+  /** Called for every issue, in order. */
+  onIssue?: (issue: Issue) => void;
+  /** One account per file is appended here as the file is read. */
+  accounts?: SourceAccount[];
+  /** Called with each Arrow flow snapshot found among the files (they hold summaries, not rows). */
+  onSnapshot?: (path: string) => Promise<void>;
+  abortSignal?: AbortSignal;
+}
+
+/** Reads every file as NspRecords, streaming; bad rows become issues and the run goes on. */
+export async function* readRecords(files: readonly InputFile[], options: ReadRecordsOptions = {}): AsyncGenerator<NspRecord> {
+  for (const file of files) {
+    options.abortSignal?.throwIfAborted();
+    const account = emptyAccount(file.path);
+    options.accounts?.push(account);
+    const report = (issue: Issue): void => options.onIssue?.(issue);
+    let opened;
+    try {
+      opened = await openFile(file.path);
+    } catch (error) {
+      throw new NspError('input-missing', `Cannot read "${file.path}": ${(error as Error).message}`, { cause: error });
+    }
+    let kind: DetectedKind;
+    try {
+      kind = detectFormat(opened.head);
+    } catch {
+      kind = 'unknown';
+    }
+    if (kind === 'arrow') {
+      if (!options.onSnapshot) throw new NspError('input-invalid', `Cannot use flow snapshot "${file.path}" here`, { hint: 'Snapshots are read by analyze and recommend' });
+      await options.onSnapshot(file.path);
+      continue;
+    }
+    if (kind === 'empty') continue;
+    if (kind === 'avro' || kind === 'unknown') {
+      account.fileIssues++;
+      report({
+        code: 'unknown-format', location: file.path,
+        message: kind === 'avro'
+          ? 'Cannot read Avro: export Event Hubs capture bodies as JSON ({"records":[…]}) first'
+          : 'Cannot detect the format: expected JSON lines, a JSON document, CSV or an Arrow flow snapshot',
+      });
+      continue;
+    }
+    const reader: FormatReader = formats[kind];
+    let lastLine = 0;
+    try {
+      for await (const event of reader.read(opened.chunks)) {
+        lastLine = event.line;
+        const location = `${file.path}:${event.line}`;
+        if (event.kind === 'file-issue') {
+          account.fileIssues++;
+          report({ code: event.code, location, message: event.message });
+          continue;
+        }
+        account.rowsRead++;
+        if (event.kind === 'bad-row') {
+          account.skipped[event.code] = (account.skipped[event.code] ?? 0) + 1;
+          report({ code: event.code, location, message: event.message });
+          continue;
+        }
+        const result = normalizeRow(event.row);
+        account.hitsRead += result.ok ? result.record.count : result.hits;
+        if (!result.ok) {
+          account.skipped[result.code] = (account.skipped[result.code] ?? 0) + 1;
+          report({ code: result.code, location, message: result.message });
+          continue;
+        }
+        account.rowsUsed++;
+        account.hitsUsed += result.record.count;
+        yield result.record;
+      }
+    } catch (error) {
+      const zlibEnd = (error as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || /unexpected end of file/i.test((error as Error).message);
+      account.fileIssues++;
+      report({
+        code: zlibEnd ? 'truncated-input' : 'read-error',
+        location: `${file.path}:${lastLine + 1}`,
+        message: zlibEnd ? 'Cannot read the rest of the gzip stream: it ends early' : `Cannot read the rest of the file: ${(error as Error).message}`,
+      });
+    }
+  }
+}

@@ -1,0 +1,45 @@
+// The one place that composes stages: paths and snapshots → ingest → analyze → one FlowSummary,
+// with the accounts of every source. Commands call this, then recommend/emit on the result.
+
+import { analyze, loadSnapshot, mergeInto } from './analyze/index.js';
+import { emptySummary } from './analyze/aggregate.js';
+import { listInputFiles, readRecords } from './ingest/index.js';
+import type { FlowSummary } from './model/flow-summary.js';
+import type { Issue, SourceAccount } from './model/issue.js';
+
+export interface GatherFlowsOptions {
+  /** Files or folders of logs (and flow snapshots, detected from content). */
+  paths: readonly string[];
+  /** Flow snapshots (`analyze --out`) to merge in. */
+  snapshots?: readonly string[];
+  onIssue?: (issue: Issue) => void;
+  /** Called before each file with its position. */
+  onFile?: (index: number, total: number, path: string) => void;
+  abortSignal?: AbortSignal;
+}
+
+export interface GatheredFlows {
+  summary: FlowSummary;
+  accounts: SourceAccount[];
+  /** Snapshot files merged in. */
+  snapshots: string[];
+}
+
+/** Reads every input and folds it into one summary. */
+export async function gatherFlows(options: GatherFlowsOptions): Promise<GatheredFlows> {
+  const files = await listInputFiles(options.paths);
+  const summary = emptySummary();
+  const accounts: SourceAccount[] = [];
+  const snapshots: string[] = [];
+  const mergeSnapshot = async (path: string): Promise<void> => {
+    mergeInto(summary, await loadSnapshot(path));
+    snapshots.push(path);
+  };
+  for (const path of options.snapshots ?? []) await mergeSnapshot(path);
+  let index = 0;
+  for (const file of files) {
+    options.onFile?.(index++, files.length, file.path);
+    await analyze(readRecords([file], { onIssue: options.onIssue, accounts, onSnapshot: mergeSnapshot, abortSignal: options.abortSignal }), summary);
+  }
+  return { summary, accounts, snapshots };
+}

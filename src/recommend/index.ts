@@ -1,0 +1,258 @@
+// Recommend stage entry point: (FlowSummary, existing rules, options) → RuleSet, a pure function.
+// Blockers (…ResourceRulesAllowed flows) become rules: a subscription rule for Azure callers, the
+// caller's IP otherwise (merged losslessly, or covered optimally when over the budget), the exact
+// FQDN outbound. What no rule can fix goes to `unresolved`; what the noise gates hold back to `review`.
+
+import { NspError } from '../errors.js';
+import { lookupCategory } from '../model/category.js';
+import type { ExistingRule } from '../model/existing-rules.js';
+import { existingElementCount } from '../model/existing-rules.js';
+import type { Flow, FlowSummary } from '../model/flow-summary.js';
+import {
+  classifyAddress, formatPrefix, parseLoggedIp, parsePrefix, prefixContains,
+  type IpAddress, type IpPrefix,
+} from '../model/ip.js';
+import {
+  MAX_ELEMENTS_PER_DIRECTION, type ProfileRules, type RecommendedRule, type ReviewItem, type RuleSet,
+  type UnresolvedReason, type UnresolvedSource,
+} from '../model/rule-set.js';
+import { EvidenceBuilder, isoTime } from './evidence.js';
+import { planAddressPrefixes, type AddressPlan } from './address-plan.js';
+import { fqdnRuleName, prefixRuleName, subscriptionRuleName, unusedName } from './rule-names.js';
+
+export interface RecommendOptions {
+  /** Elements per profile per direction, existing ones included (Azure's hard limit is 200). */
+  maxElements?: number;
+  /** Shortest IPv4 prefix a lossy cover may use (default 24). */
+  minPrefixV4?: number;
+  /** Shortest IPv6 prefix a lossy cover may use (default 64). */
+  minPrefixV6?: number;
+  /** Blockers with fewer hits go to the profile's review list instead of rules. */
+  minHits?: number;
+  /** Blockers seen on fewer distinct days go to the review list. */
+  minDays?: number;
+}
+
+/** What the stderr summary shows per profile besides the rules themselves. */
+export interface ProfileNotes {
+  perimeterId: string;
+  profile: string;
+  blockerFlows: number;
+  blockerHits: number;
+  existingInbound: number;
+  existingOutbound: number;
+  address: AddressPlan | null;
+}
+
+export interface Recommendation {
+  ruleSet: RuleSet;
+  notes: ProfileNotes[];
+}
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** `/subscriptions/<guid>` of an ARM id, lower case, or '' when the id has none. */
+export function subscriptionOf(resourceId: string): string {
+  const m = /^\/subscriptions\/([0-9a-f-]{36})(?:\/|$)/i.exec(resourceId);
+  return m ? `/subscriptions/${m[1]!.toLowerCase()}` : '';
+}
+
+/** True when an outbound FQDN rule (exact, `*.suffix` or `*`) admits the name. */
+export function fqdnCovers(ruleFqdn: string, fqdn: string): boolean {
+  if (ruleFqdn === '*') return true;
+  if (ruleFqdn.startsWith('*.')) return fqdn.endsWith(ruleFqdn.slice(1));
+  return ruleFqdn === fqdn;
+}
+
+interface ProfileGroup {
+  perimeterId: string;
+  profile: string;
+  flows: Flow[];
+}
+
+function groupByProfile(summary: FlowSummary): ProfileGroup[] {
+  const groups = new Map<string, ProfileGroup>();
+  for (const flow of summary.flows.values()) {
+    const key = `${flow.perimeterId}\u0001${flow.profile}`;
+    let g = groups.get(key);
+    if (!g) { g = { perimeterId: flow.perimeterId, profile: flow.profile, flows: [] }; groups.set(key, g); }
+    g.flows.push(flow);
+  }
+  return [...groups.entries()].sort((a, b) => byCodeUnit(a[0], b[0])).map(([, g]) => g);
+}
+
+/** Resources seen in each perimeter (any profile, any category): the perimeter's members. */
+function perimeterMembers(summary: FlowSummary): Map<string, Set<string>> {
+  const members = new Map<string, Set<string>>();
+  for (const flow of summary.flows.values()) {
+    let set = members.get(flow.perimeterId);
+    if (!set) { set = new Set(); members.set(flow.perimeterId, set); }
+    for (const r of flow.resources) set.add(r);
+  }
+  return members;
+}
+
+/**
+ * Recommends the rules to add per profile.
+ * @throws NspError over-limit when a profile cannot fit its blockers under the element limit
+ */
+export function recommend(summary: FlowSummary, existing: readonly ExistingRule[] = [], options: RecommendOptions = {}): Recommendation {
+  const maxElements = options.maxElements ?? MAX_ELEMENTS_PER_DIRECTION;
+  const members = perimeterMembers(summary);
+  const profiles: ProfileRules[] = [];
+  const notes: ProfileNotes[] = [];
+  let windowStart = Infinity;
+  let windowEnd = -Infinity;
+
+  for (const group of groupByProfile(summary)) {
+    const existingHere = existing.filter((r) => r.perimeterId === group.perimeterId && r.profile === group.profile);
+    const existingPrefixes: IpPrefix[] = existingHere.flatMap((r) => r.addressPrefixes.map((p) => parsePrefix(p)).filter((p): p is IpPrefix => p !== null));
+    const existingSubscriptions = new Set(existingHere.flatMap((r) => r.subscriptions));
+    const existingFqdns = existingHere.flatMap((r) => r.fullyQualifiedDomainNames);
+    const existingInbound = existingHere.filter((r) => r.direction === 'Inbound').reduce((n, r) => n + existingElementCount(r), 0);
+    const existingOutbound = existingHere.filter((r) => r.direction === 'Outbound').reduce((n, r) => n + existingElementCount(r), 0);
+    const perimeterResources = members.get(group.perimeterId) ?? new Set<string>();
+
+    const resources = new Set<string>();
+    const addresses = new Map<string, { address: IpAddress; evidence: EvidenceBuilder }>();
+    const subscriptions = new Map<string, EvidenceBuilder>();
+    const fqdns = new Map<string, EvidenceBuilder>();
+    const unresolved = new Map<string, { entry: UnresolvedSource; resources: Set<string> }>();
+    let blockerFlows = 0;
+    let blockerHits = 0;
+
+    const addUnresolved = (flow: Flow, reason: UnresolvedReason, value: string): void => {
+      const inbound = lookupCategory(flow.category)!.direction === 'Inbound';
+      const key = `${inbound ? 'I' : 'O'}\u0001${reason}\u0001${value}`;
+      let u = unresolved.get(key);
+      if (!u) {
+        const entry: UnresolvedSource = inbound
+          ? { direction: 'Inbound', source: value, reason, hits: 0, resources: [] }
+          : { direction: 'Outbound', destination: value, reason, hits: 0, resources: [] };
+        u = { entry, resources: new Set() };
+        unresolved.set(key, u);
+      }
+      u.entry.hits += flow.hits;
+      for (const r of flow.resources) u.resources.add(r);
+    };
+    const evidenceFor = <K>(map: Map<K, EvidenceBuilder>, key: K): EvidenceBuilder => {
+      let e = map.get(key);
+      if (!e) { e = new EvidenceBuilder(); map.set(key, e); }
+      return e;
+    };
+
+    for (const flow of group.flows) {
+      for (const r of flow.resources) resources.add(r);
+      windowStart = Math.min(windowStart, flow.firstSeen);
+      windowEnd = Math.max(windowEnd, flow.lastSeen);
+      const category = lookupCategory(flow.category);
+      if (!category || category.decision !== 'blocker') continue;
+      blockerFlows++;
+      blockerHits += flow.hits;
+      if (category.direction === 'Outbound') {
+        if (flow.peerKind !== 'fqdn') { addUnresolved(flow, 'empty-destination', flow.peer); continue; }
+        if (existingFqdns.some((f) => fqdnCovers(f, flow.peer))) continue;
+        evidenceFor(fqdns, flow.peer).add(flow, flow.peer);
+        continue;
+      }
+      if (flow.peerKind === 'resource') {
+        // A member of the same perimeter is let in by the perimeter itself once it calls with a
+        // managed identity; a rule would be the wrong fix (nsp-reference.md §9).
+        if (perimeterResources.has(flow.peer)) { addUnresolved(flow, 'same-perimeter-caller', flow.peer); continue; }
+        const subscription = subscriptionOf(flow.peer);
+        if (subscription !== '') {
+          if (!existingSubscriptions.has(subscription)) evidenceFor(subscriptions, subscription).add(flow, flow.peer);
+          continue;
+        }
+        addUnresolved(flow, 'empty-source-ip', flow.peer);
+        continue;
+      }
+      if (flow.peerKind !== 'ip') { addUnresolved(flow, 'empty-source-ip', ''); continue; }
+      const address = parseLoggedIp(flow.peer);
+      if (!address) { addUnresolved(flow, 'reserved-address', flow.peer); continue; }
+      const cls = classifyAddress(address);
+      if (cls !== 'public') { addUnresolved(flow, cls === 'private' ? 'private-address' : 'reserved-address', flow.peer); continue; }
+      if (existingPrefixes.some((p) => prefixContains(p, address))) continue;
+      let a = addresses.get(flow.peer);
+      if (!a) { a = { address, evidence: new EvidenceBuilder() }; addresses.set(flow.peer, a); }
+      a.evidence.add(flow, flow.peer);
+    }
+
+    // Noise gates: rare blockers are held for review, never dropped and never made rules.
+    const review: ReviewItem[] = [];
+    const gate = (direction: 'Inbound' | 'Outbound', peer: string, e: EvidenceBuilder): boolean => {
+      let reason: ReviewItem['reason'] | null = null;
+      if (options.minHits !== undefined && e.hits < options.minHits) reason = 'below-min-hits';
+      else if (options.minDays !== undefined && e.days.size < options.minDays) reason = 'below-min-days';
+      if (reason) review.push({ direction, peer, reason, evidence: e.build() });
+      return reason === null;
+    };
+    for (const [peer, a] of [...addresses]) if (!gate('Inbound', peer, a.evidence)) addresses.delete(peer);
+    for (const [sub, e] of [...subscriptions]) if (!gate('Inbound', sub, e)) subscriptions.delete(sub);
+    for (const [fqdn, e] of [...fqdns]) if (!gate('Outbound', fqdn, e)) fqdns.delete(fqdn);
+
+    const where = `profile "${group.profile}" of perimeter "${group.perimeterId}"`;
+    if (existingOutbound + fqdns.size > maxElements) {
+      throw new NspError('over-limit', `Cannot fit outbound rules for ${where}: ${fqdns.size} new FQDNs + ${existingOutbound} existing elements exceed the limit of ${maxElements}`, {
+        hint: 'Split the profile (move resources with other destinations to a profile of their own), remove unused outbound rules, or hold rare destinations back with --min-hits/--min-days',
+      });
+    }
+    const addressBudget = maxElements - existingInbound - subscriptions.size;
+    const plan = planAddressPrefixes([...addresses.values()].map((a) => a.address), {
+      budget: addressBudget,
+      minPrefixV4: options.minPrefixV4 ?? 24,
+      minPrefixV6: options.minPrefixV6 ?? 64,
+      where,
+      otherElements: existingInbound + subscriptions.size,
+      maxElements,
+    });
+
+    const taken = new Set(existingHere.map((r) => r.name.toLowerCase()));
+    const name = (n: string): string => { const u = unusedName(n, taken); taken.add(u.toLowerCase()); return u; };
+    const rules: RecommendedRule[] = [];
+    const sortedAddresses = [...addresses.values()];
+    for (const prefix of plan.prefixes) {
+      const e = new EvidenceBuilder();
+      let observed = 0;
+      for (const a of sortedAddresses) if (prefixContains(prefix, a.address)) { e.addAll(a.evidence); observed++; }
+      const text = formatPrefix(prefix);
+      const evidence = e.build();
+      const size = 1n << BigInt((prefix.version === 4 ? 32 : 128) - prefix.length);
+      if (BigInt(observed) !== size) {
+        evidence.observedAddresses = observed;
+        evidence.admittedAddresses = size.toString();
+        evidence.ratio = Number((observed / Number(size)).toPrecision(6));
+      }
+      rules.push({ name: name(prefixRuleName(text)), direction: 'Inbound', addressPrefixes: [text], evidence });
+    }
+    for (const [sub, e] of [...subscriptions].sort((a, b) => byCodeUnit(a[0], b[0]))) {
+      rules.push({ name: name(subscriptionRuleName(sub)), direction: 'Inbound', subscriptions: [{ id: sub }], evidence: e.build() });
+    }
+    for (const [fqdn, e] of [...fqdns].sort((a, b) => byCodeUnit(a[0], b[0]))) {
+      rules.push({ name: name(fqdnRuleName(fqdn)), direction: 'Outbound', fullyQualifiedDomainNames: [fqdn], evidence: e.build() });
+    }
+
+    const unresolvedList = [...unresolved.entries()].sort((a, b) => byCodeUnit(a[0], b[0]))
+      .map(([, u]) => ({ ...u.entry, resources: [...u.resources].sort(byCodeUnit) }));
+    review.sort((a, b) => byCodeUnit(`${a.direction}\u0001${a.peer}`, `${b.direction}\u0001${b.peer}`));
+    const profile: ProfileRules = {
+      perimeterId: group.perimeterId,
+      profile: group.profile,
+      resources: [...resources].sort(byCodeUnit),
+      rules,
+      unresolved: unresolvedList,
+    };
+    if (options.minHits !== undefined || options.minDays !== undefined) profile.review = review;
+    profiles.push(profile);
+    notes.push({ perimeterId: group.perimeterId, profile: group.profile, blockerFlows, blockerHits, existingInbound, existingOutbound, address: addresses.size ? plan : null });
+  }
+
+  return {
+    ruleSet: {
+      version: 1,
+      window: windowStart === Infinity ? null : { start: isoTime(windowStart), end: isoTime(windowEnd) },
+      profiles,
+    },
+    notes,
+  };
+}
