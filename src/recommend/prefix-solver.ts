@@ -63,9 +63,9 @@ export type SolveCoverResult =
 /**
  * Optimal lossy cover: at most `budget` prefixes covering every address, minimizing the
  * never-observed addresses admitted; ties go to fewer prefixes, then — deterministically, from the
- * distinct address set alone — to one covering prefix over a split at each trie node, and among splits
- * to the one giving the lower-address half fewer prefixes. When a zero-waste cover fits, the result is
- * the exact collapse (split at the floor and around forbidden ranges where those demand it).
+ * distinct address set alone — to the cover giving the lower-address side of each trie split fewer
+ * prefixes. When a zero-waste cover fits, the result is the exact collapse (split at the floor and
+ * around forbidden ranges where those demand it).
  * @returns the prefixes sorted by base, or the fewest prefixes needed when the budget cannot suffice
  * @throws RangeError on an invalid budget, floor or address, or an address inside a forbidden range
  */
@@ -84,9 +84,9 @@ export function solvePrefixCover(addresses: readonly bigint[], options: SolveCov
   if (sorted.count === 0) return { feasible: true, prefixes: [], extraAddresses: 0n, exact: true };
 
   const maxPrefixes = Math.min(budget, sorted.count);
-  // Any finite table entry is the waste of at most maxPrefixes disjoint prefixes no larger than the
-  // floor allows, and of disjoint prefixes inside the address space: when that bound fits in 53 bits,
-  // doubles are exact and much faster than bigints.
+  // Every finite row entry (and every sum formed on the way) is the waste of at most maxPrefixes
+  // disjoint prefixes of at most 2^(bits - floor) addresses each, so below both maxPrefixes·2^(bits -
+  // floor) and 2^bits: when that fits in 53 bits doubles are exact, and much faster than bigints.
   const wasteBits = Math.min(bits, bits - minPrefixLength + Math.ceil(Math.log2(Math.max(maxPrefixes, 1))));
   const knapsack = wasteBits <= 53
     ? new CoverKnapsack(sorted, doubleWaste, maxPrefixes, minPrefixLength)
