@@ -4,7 +4,7 @@
 
 import { NspError } from '../errors.js';
 import type { IpAddress, IpPrefix, IpVersion } from '../model/ip.js';
-import { exactCollapse, solvePrefixCover, type CoverPrefix } from './prefix-solver.js';
+import { solvePrefixCover, type CoverPrefix } from './prefix-solver.js';
 
 export interface AddressPlanOptions {
   /** Prefixes allowed for addresses (the limit minus every other inbound element). */
@@ -50,8 +50,17 @@ function minimumPrefixes(values: readonly bigint[], version: IpVersion, floor: n
 export function planAddressPrefixes(addresses: readonly IpAddress[], options: AddressPlanOptions): AddressPlan {
   const v4 = addresses.filter((a) => a.version === 4).map((a) => a.value);
   const v6 = addresses.filter((a) => a.version === 6).map((a) => a.value);
-  const exact4 = exactCollapse(v4, 4);
-  const exact6 = exactCollapse(v6, 6);
+  // The lossless cover: no never-observed address, fewest prefixes, none wider than the floor (a
+  // full /23 stays two /24s at the default floor). Single addresses are always allowed, so a
+  // budget of one prefix per address always finds it.
+  const lossless = (values: bigint[], version: IpVersion, floor: number): CoverPrefix[] => {
+    if (values.length === 0) return [];
+    const r = solvePrefixCover(values, { version, budget: values.length, minPrefixLength: floor });
+    if (!r.feasible || !r.exact) throw new Error(`lossless cover of ${values.length} IPv${version} addresses not found`);
+    return r.prefixes;
+  };
+  const exact4 = lossless(v4, 4, options.minPrefixV4);
+  const exact6 = lossless(v6, 6, options.minPrefixV6);
   const exactCount = exact4.length + exact6.length;
   const base = { observed: addresses.length, exactCount };
   if (exactCount <= options.budget) {

@@ -34,13 +34,16 @@ export const analyzeCommand: CommandSpec = {
     }
     if (args.json) io.stdout.write(`${JSON.stringify(summaryToJSON(summary), null, 2)}\n`);
     else if (typeof args.out !== 'string') {
-      // A readable table: one line per flow, grouped by profile.
+      // A readable table per profile: blockers first, then covered, denied, exempt; busiest first.
+      const order = { blocker: 0, covered: 1, denied: 2, exempt: 3 };
+      const rows = sortedFlows(summary).map((f) => ({ f, info: lookupCategory(f.category)!, profile: `${f.perimeterId.split('/').pop()}/${f.profile}` }));
+      rows.sort((a, b) => (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0)
+        || order[a.info.decision] - order[b.info.decision] || b.f.hits - a.f.hits);
       let current = '';
-      for (const f of sortedFlows(summary)) {
-        const profile = `${f.perimeterId.split('/').pop()}/${f.profile}`;
+      for (const { f, info, profile } of rows) {
         if (profile !== current) { io.stdout.write(`${current ? '\n' : ''}${profile}\n`); current = profile; }
-        const info = lookupCategory(f.category)!;
-        io.stdout.write(`  ${info.decision.padEnd(8)} ${info.direction.padEnd(8)} ${(f.peerKind + ':' + (f.peer || '(empty)')).padEnd(48)} ${String(f.hits).padStart(8)} hits ${String(f.dayHits.size).padStart(3)} days\n`);
+        const peer = `${f.peerKind}:${f.peer || '(empty)'}`;
+        io.stdout.write(`  ${info.decision.padEnd(8)} ${info.direction.padEnd(8)} ${peer.padEnd(48)} ${String(f.hits).padStart(8)} hits ${String(f.dayHits.size).padStart(3)} days\n`);
       }
     }
     return EXIT.ok;

@@ -1,0 +1,89 @@
+// Analyze: the FlowSummary is a mergeable value. Any split of the input, merged in any grouping
+// and order, gives byte for byte the summary of one pass; snapshots round-trip exactly.
+
+import fc from 'fast-check';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { addRecord, analyze, emptySummary, loadSnapshot, mergeSummaries, snapshotBytes, summaryToJSON } from '../src/analyze/index.js';
+import { listInputFiles, readRecords } from '../src/ingest/index.js';
+import type { FlowSummary } from '../src/model/flow-summary.js';
+import type { NspRecord } from '../src/model/record.js';
+import { writeFileAtomic } from '../src/write-atomic.js';
+
+async function estateRecords(): Promise<NspRecord[]> {
+  const records: NspRecord[] = [];
+  for await (const r of readRecords(await listInputFiles(['fixtures/estate/portal']))) records.push(r);
+  return records;
+}
+
+function summarize(records: readonly NspRecord[]): FlowSummary {
+  const s = emptySummary();
+  for (const r of records) addRecord(s, r);
+  return s;
+}
+
+const bytes = (s: FlowSummary): string => Buffer.from(snapshotBytes(s)).toString('base64');
+
+describe('FlowSummary', () => {
+  it('gives the same summary for any N-way split merged in any order, byte for byte', async () => {
+    const records = await estateRecords();
+    const onePass = bytes(summarize(records));
+    const onePassJson = JSON.stringify(summaryToJSON(summarize(records)));
+    fc.assert(fc.property(
+      fc.array(fc.integer({ min: 0, max: 4 }), { minLength: records.length, maxLength: records.length }),
+      fc.infiniteStream(fc.integer({ min: 0, max: 1000 })),
+      (assignment, order) => {
+        const parts: NspRecord[][] = [[], [], [], [], []];
+        records.forEach((r, i) => parts[assignment[i]!]!.push(r));
+        const summaries = parts.map(summarize);
+        // Merge in a random order and grouping: pick two, merge, put back, until one is left.
+        const pool = [...summaries, emptySummary()];
+        const it = order[Symbol.iterator]();
+        while (pool.length > 1) {
+          const a = pool.splice(it.next().value % pool.length, 1)[0]!;
+          const b = pool.splice(it.next().value % pool.length, 1)[0]!;
+          pool.push(it.next().value % 2 ? mergeSummaries(a, b) : mergeSummaries(b, a));
+        }
+        expect(bytes(pool[0]!)).toBe(onePass);
+        expect(JSON.stringify(summaryToJSON(pool[0]!))).toBe(onePassJson);
+      }), { numRuns: 25 });
+  });
+
+  it('has the empty summary as identity and leaves its inputs untouched', async () => {
+    const s = summarize(await estateRecords());
+    const before = bytes(s);
+    expect(bytes(mergeSummaries(s, emptySummary()))).toBe(before);
+    expect(bytes(mergeSummaries(emptySummary(), s))).toBe(before);
+    mergeSummaries(s, s);
+    expect(bytes(s)).toBe(before);
+  });
+
+  it('keys flows by perimeter, profile, category and peer, summing counts', async () => {
+    const records = await estateRecords();
+    const s = await analyze((async function* () { yield* records; })());
+    const hits = [...s.flows.values()].reduce((n, f) => n + f.hits, 0);
+    expect(hits).toBe(records.reduce((n, r) => n + r.count, 0));
+    const flow = [...s.flows.values()].find((f) => f.peer === '198.51.100.16')!;
+    expect(flow).toMatchObject({ category: 'NspPublicInboundResourceRulesAllowed', profile: 'defaultprofile', peerKind: 'ip' });
+    expect(flow.dayHits.size).toBeGreaterThan(5);
+    expect(flow.operations.size).toBeLessThanOrEqual(5);
+  });
+
+  it('round-trips through an Arrow snapshot exactly', async () => {
+    const s = summarize(await estateRecords());
+    const path = join(mkdtempSync(join(tmpdir(), 'nspa-snap-')), 'flows.arrow');
+    await writeFileAtomic(path, snapshotBytes(s));
+    const back = await loadSnapshot(path);
+    expect(bytes(back)).toBe(bytes(s));
+    expect(summaryToJSON(back)).toEqual(summaryToJSON(s));
+  });
+
+  it('refuses an Arrow file that is not a snapshot', async () => {
+    const { tableToIPC, tableFromArrays } = await import('apache-arrow');
+    const path = join(mkdtempSync(join(tmpdir(), 'nspa-snap-')), 'other.arrow');
+    await writeFileAtomic(path, tableToIPC(tableFromArrays({ a: Int32Array.from([1]) }), 'file'));
+    await expect(loadSnapshot(path)).rejects.toMatchObject({ code: 'input-invalid' });
+  });
+});
