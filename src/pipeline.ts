@@ -6,12 +6,26 @@ import { emptySummary } from './analyze/aggregate.js';
 import { listInputFiles, readRecords } from './ingest/index.js';
 import type { FlowSummary } from './model/flow-summary.js';
 import type { Issue, SourceAccount } from './model/issue.js';
+import type { NspRecord } from './model/record.js';
+
+/**
+ * A source that is not a local file (a Log Analytics workspace, a Data Explorer cluster, a Blob
+ * container): yields records (or pre-aggregated records: one per group, count = hits) and keeps
+ * its own accounts, one per query window or blob, pushed onto `accounts`.
+ */
+export interface RemoteSource {
+  /** Shown in the summary, e.g. `workspace 0000…`. */
+  readonly name: string;
+  read(options: { onIssue: (issue: Issue) => void; accounts: SourceAccount[]; abortSignal?: AbortSignal }): AsyncIterable<NspRecord>;
+}
 
 export interface GatherFlowsOptions {
   /** Files or folders of logs (and flow snapshots, detected from content). */
   paths: readonly string[];
   /** Flow snapshots (`analyze --out`) to merge in. */
   snapshots?: readonly string[];
+  /** Sources that are not files, read after the files. */
+  remote?: readonly RemoteSource[];
   onIssue?: (issue: Issue) => void;
   /** Called before each file with its position. */
   onFile?: (index: number, total: number, path: string) => void;
@@ -40,6 +54,9 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
   for (const file of files) {
     options.onFile?.(index++, files.length, file.path);
     await analyze(readRecords([file], { onIssue: options.onIssue, accounts, onSnapshot: mergeSnapshot, abortSignal: options.abortSignal }), summary);
+  }
+  for (const source of options.remote ?? []) {
+    await analyze(source.read({ onIssue: options.onIssue ?? (() => {}), accounts, abortSignal: options.abortSignal }), summary);
   }
   return { summary, accounts, snapshots };
 }
