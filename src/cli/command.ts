@@ -2,6 +2,7 @@
 // parsed options and injected IO and returns the exit code.
 
 import type { Argv } from 'yargs';
+import type { CliDeps } from './deps.js';
 import type { IO } from './io.js';
 
 export const EXIT = { ok: 0, finding: 1, error: 2 } as const;
@@ -13,7 +14,7 @@ export interface CommandSpec {
   describe: string;
   examples: [string, string][];
   builder(yargs: Argv): Argv;
-  run(args: Record<string, unknown>, io: IO): Promise<ExitCode>;
+  run(args: Record<string, unknown>, io: IO, deps: CliDeps): Promise<ExitCode>;
 }
 
 /** Options every command that reads logs takes. */

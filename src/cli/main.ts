@@ -6,13 +6,14 @@ import { isNspError } from '../errors.js';
 import { EXIT, type CommandSpec, type ExitCode } from './command.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { recommendCommand } from './commands/recommend.js';
+import type { CliDeps } from './deps.js';
 import { createProcessIO, type IO } from './io.js';
 
 /** Commands by name; the order is the order of `--help`. */
 export const commands: CommandSpec[] = [analyzeCommand, recommendCommand];
 
 /** Runs the CLI with the given arguments. @returns the exit code */
-export async function main(argv: readonly string[], io: IO = createProcessIO()): Promise<ExitCode> {
+export async function main(argv: readonly string[], io: IO = createProcessIO(), deps: CliDeps = {}): Promise<ExitCode> {
   let chosen: { spec: CommandSpec; args: Record<string, unknown> } | null = null;
   let parser: Argv = yargs()
     .scriptName('nsp-advisor')
@@ -57,7 +58,7 @@ export async function main(argv: readonly string[], io: IO = createProcessIO()):
   }
   const { spec, args } = chosen as { spec: CommandSpec; args: Record<string, unknown> };
   try {
-    return await spec.run(args, io);
+    return await spec.run(args, io, deps);
   } catch (error) {
     if (isNspError(error)) {
       io.stderr.write(`nsp-advisor: ${error.message}\n`);
