@@ -5,12 +5,14 @@ import yargs, { type Argv } from 'yargs';
 import { isNspError } from '../errors.js';
 import { EXIT, type CommandSpec, type ExitCode } from './command.js';
 import { analyzeCommand } from './commands/analyze.js';
+import { backtestCommand } from './commands/backtest.js';
 import { recommendCommand } from './commands/recommend.js';
+import { simulateCommand } from './commands/simulate.js';
 import type { CliDeps } from './deps.js';
 import { createProcessIO, type IO } from './io.js';
 
 /** Commands by name; the order is the order of `--help`. */
-export const commands: CommandSpec[] = [analyzeCommand, recommendCommand];
+export const commands: CommandSpec[] = [analyzeCommand, recommendCommand, simulateCommand, backtestCommand];
 
 /** Runs the CLI with the given arguments. @returns the exit code */
 export async function main(argv: readonly string[], io: IO = createProcessIO(), deps: CliDeps = {}): Promise<ExitCode> {

@@ -57,23 +57,75 @@ export function parseExistingRules(json: unknown, path: string): ExistingRule[] 
   return items.map((item, i) => parseExistingRule(item, `#${i} in "${path}"`));
 }
 
+/** Rules from a rules review document (`recommend` output), as rules that would be in place. */
+export function rulesFromReviewDocument(json: Record<string, unknown>, path: string): ExistingRule[] {
+  const profiles = getKey(json, 'profiles');
+  if (!Array.isArray(profiles)) throw new NspError('input-invalid', `Cannot read rules review document "${path}": no "profiles" array`);
+  const rules: ExistingRule[] = [];
+  profiles.forEach((p, i) => {
+    const where = `profile #${i} in "${path}"`;
+    if (!isPlainObject(p) || typeof p.perimeterId !== 'string' || typeof p.profile !== 'string' || !Array.isArray(p.rules)) {
+      throw new NspError('input-invalid', `Cannot read ${where}: it needs perimeterId, profile and rules`);
+    }
+    const perimeterId = canonicalPerimeterId(p.perimeterId);
+    if (perimeterId === '') throw new NspError('input-invalid', `Cannot read ${where}: "${p.perimeterId}" is not a perimeter id`);
+    const profile = p.profile.toLowerCase();
+    (p.rules as unknown[]).forEach((r, j) => {
+      const id = `${perimeterId}/profiles/${profile}/accessRules/${isPlainObject(r) && typeof r.name === 'string' ? r.name : `rule${j}`}`;
+      rules.push(parseExistingRule(isPlainObject(r) ? { ...r, id } : r, `#${j} of ${where}`));
+    });
+  });
+  return rules;
+}
+
+/** Rules read from files, and the profiles whose complete rule list was given (az/ARM listings). */
+export interface RuleFiles {
+  rules: ExistingRule[];
+  /** `perimeterId\u0001profile` of every profile an az/ARM listing covered. */
+  listedProfiles: Set<string>;
+}
+
+/** Key of a profile in RuleFiles.listedProfiles. */
+export function profileKey(perimeterId: string, profile: string): string {
+  return `${perimeterId}\u0001${profile}`;
+}
+
+/**
+ * Reads rules files of either kind: a rules review document (`recommend` output: rules to add) or
+ * the JSON of `az network perimeter profile access-rule list` / ARM (rules in place).
+ */
+export async function readRuleFiles(paths: readonly string[]): Promise<RuleFiles> {
+  const result: RuleFiles = { rules: [], listedProfiles: new Set() };
+  for (const path of paths) {
+    const json = await readJsonFile(path);
+    if (isPlainObject(json) && Array.isArray(getKey(json, 'profiles'))) {
+      result.rules.push(...rulesFromReviewDocument(json, path));
+    } else {
+      const rules = parseExistingRules(json, path);
+      for (const r of rules) result.listedProfiles.add(profileKey(r.perimeterId, r.profile));
+      result.rules.push(...rules);
+    }
+  }
+  return result;
+}
+
+async function readJsonFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new NspError('input-missing', `Cannot read "${path}": ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new NspError('input-invalid', `Cannot parse "${path}" as JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Reads one or more rules files. @throws NspError input-missing / input-invalid naming the file */
 export async function readExistingRules(paths: readonly string[]): Promise<ExistingRule[]> {
   const rules: ExistingRule[] = [];
-  for (const path of paths) {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new NspError('input-missing', `Cannot read "${path}": ${(error as Error).message}`, { cause: error });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      throw new NspError('input-invalid', `Cannot parse existing rules "${path}": ${(error as Error).message}`, { cause: error });
-    }
-    rules.push(...parseExistingRules(json, path));
-  }
+  for (const path of paths) rules.push(...parseExistingRules(await readJsonFile(path), path));
   return rules;
 }

@@ -8,14 +8,12 @@ import { lookupCategory } from '../model/category.js';
 import type { ExistingRule } from '../model/existing-rules.js';
 import { existingElementCount } from '../model/existing-rules.js';
 import type { Flow, FlowSummary } from '../model/flow-summary.js';
-import {
-  classifyAddress, formatPrefix, parseLoggedIp, parsePrefix, prefixContains,
-  type IpAddress, type IpPrefix,
-} from '../model/ip.js';
+import { classifyAddress, formatPrefix, parseLoggedIp, prefixContains, type IpAddress } from '../model/ip.js';
 import {
   MAX_ELEMENTS_PER_DIRECTION, type ProfileRules, type RecommendedRule, type ReviewItem, type RuleSet,
   type UnresolvedReason, type UnresolvedSource,
 } from '../model/rule-set.js';
+import { ProfileCoverage, perimeterMembers, subscriptionOf } from './coverage.js';
 import { EvidenceBuilder, isoTime } from './evidence.js';
 import { planAddressPrefixes, type AddressPlan } from './address-plan.js';
 import { fqdnRuleName, prefixRuleName, subscriptionRuleName, unusedName } from './rule-names.js';
@@ -51,19 +49,6 @@ export interface Recommendation {
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** `/subscriptions/<guid>` of an ARM id, lower case, or '' when the id has none. */
-export function subscriptionOf(resourceId: string): string {
-  const m = /^\/subscriptions\/([0-9a-f-]{36})(?:\/|$)/i.exec(resourceId);
-  return m ? `/subscriptions/${m[1]!.toLowerCase()}` : '';
-}
-
-/** True when an outbound FQDN rule (exact, `*.suffix` or `*`) admits the name. */
-export function fqdnCovers(ruleFqdn: string, fqdn: string): boolean {
-  if (ruleFqdn === '*') return true;
-  if (ruleFqdn.startsWith('*.')) return fqdn.endsWith(ruleFqdn.slice(1));
-  return ruleFqdn === fqdn;
-}
-
 interface ProfileGroup {
   perimeterId: string;
   profile: string;
@@ -81,17 +66,6 @@ function groupByProfile(summary: FlowSummary): ProfileGroup[] {
   return [...groups.entries()].sort((a, b) => byCodeUnit(a[0], b[0])).map(([, g]) => g);
 }
 
-/** Resources seen in each perimeter (any profile, any category): the perimeter's members. */
-function perimeterMembers(summary: FlowSummary): Map<string, Set<string>> {
-  const members = new Map<string, Set<string>>();
-  for (const flow of summary.flows.values()) {
-    let set = members.get(flow.perimeterId);
-    if (!set) { set = new Set(); members.set(flow.perimeterId, set); }
-    for (const r of flow.resources) set.add(r);
-  }
-  return members;
-}
-
 /**
  * Recommends the rules to add per profile.
  * @throws NspError over-limit when a profile cannot fit its blockers under the element limit
@@ -106,9 +80,7 @@ export function recommend(summary: FlowSummary, existing: readonly ExistingRule[
 
   for (const group of groupByProfile(summary)) {
     const existingHere = existing.filter((r) => r.perimeterId === group.perimeterId && r.profile === group.profile);
-    const existingPrefixes: IpPrefix[] = existingHere.flatMap((r) => r.addressPrefixes.map((p) => parsePrefix(p)).filter((p): p is IpPrefix => p !== null));
-    const existingSubscriptions = new Set(existingHere.flatMap((r) => r.subscriptions));
-    const existingFqdns = existingHere.flatMap((r) => r.fullyQualifiedDomainNames);
+    const inPlace = new ProfileCoverage(existingHere);
     const existingInbound = existingHere.filter((r) => r.direction === 'Inbound').reduce((n, r) => n + existingElementCount(r), 0);
     const existingOutbound = existingHere.filter((r) => r.direction === 'Outbound').reduce((n, r) => n + existingElementCount(r), 0);
     const perimeterResources = members.get(group.perimeterId) ?? new Set<string>();
@@ -151,7 +123,7 @@ export function recommend(summary: FlowSummary, existing: readonly ExistingRule[
       blockerHits += flow.hits;
       if (category.direction === 'Outbound') {
         if (flow.peerKind !== 'fqdn') { addUnresolved(flow, 'empty-destination', flow.peer); continue; }
-        if (existingFqdns.some((f) => fqdnCovers(f, flow.peer))) continue;
+        if (inPlace.ruleForFqdn(flow.peer) !== undefined) continue;
         evidenceFor(fqdns, flow.peer).add(flow, flow.peer);
         continue;
       }
@@ -161,7 +133,7 @@ export function recommend(summary: FlowSummary, existing: readonly ExistingRule[
         if (perimeterResources.has(flow.peer)) { addUnresolved(flow, 'same-perimeter-caller', flow.peer); continue; }
         const subscription = subscriptionOf(flow.peer);
         if (subscription !== '') {
-          if (!existingSubscriptions.has(subscription)) evidenceFor(subscriptions, subscription).add(flow, flow.peer);
+          if (inPlace.ruleForSubscription(subscription) === undefined) evidenceFor(subscriptions, subscription).add(flow, flow.peer);
           continue;
         }
         addUnresolved(flow, 'empty-source-ip', flow.peer);
@@ -172,7 +144,7 @@ export function recommend(summary: FlowSummary, existing: readonly ExistingRule[
       if (!address) { addUnresolved(flow, 'reserved-address', flow.peer); continue; }
       const cls = classifyAddress(address);
       if (cls !== 'public') { addUnresolved(flow, cls === 'private' ? 'private-address' : 'reserved-address', flow.peer); continue; }
-      if (existingPrefixes.some((p) => prefixContains(p, address))) continue;
+      if (inPlace.ruleForAddress(address) !== undefined) continue;
       let a = addresses.get(flow.peer);
       if (!a) { a = { address, evidence: new EvidenceBuilder() }; addresses.set(flow.peer, a); }
       a.evidence.add(flow, flow.peer);

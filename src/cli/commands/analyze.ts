@@ -2,12 +2,11 @@
 // snapshot (--out), prints them as JSON (--json), or prints a table of flows per profile.
 
 import { snapshotBytes, sortedFlows, summaryToJSON } from '../../analyze/index.js';
-import { NspError } from '../../errors.js';
 import { lookupCategory } from '../../model/category.js';
-import { gatherFlows } from '../../pipeline.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
-import { RunReporter, formatCount } from '../report.js';
+import { gatherCommandInputs } from '../gather.js';
+import { formatCount } from '../report.js';
 
 export const analyzeCommand: CommandSpec = {
   command: 'analyze <paths..>',
@@ -20,14 +19,8 @@ export const analyzeCommand: CommandSpec = {
     .positional('paths', { type: 'string', array: true, describe: 'Files or folders: JSON lines (.gz too), JSON documents, CSV, flow snapshots' })
     .option('out', { type: 'string', describe: 'Write the flows as an Arrow IPC snapshot to this file' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the flows as JSON on stdout' })),
-  async run(args, io) {
-    const reporter = new RunReporter(io, Boolean(args.quiet));
-    const gathered = await gatherFlows({ paths: stringList(args.paths), onIssue: reporter.onIssue, onFile: reporter.onFile });
-    reporter.accounts(gathered.accounts, gathered.snapshots);
-    if (args.strict && reporter.issueCount > 0) {
-      throw new NspError('strict-issues', `Cannot finish under --strict: ${reporter.issueCount} issues in the input`, { hint: 'Fix or remove the rows named above, or run without --strict' });
-    }
-    const { summary } = gathered;
+  async run(args, io, deps) {
+    const { summary, reporter } = await gatherCommandInputs(args, io, deps);
     if (typeof args.out === 'string') {
       await writeFileAtomic(args.out, snapshotBytes(summary));
       reporter.line(`wrote ${formatCount(summary.flows.size)} flows to ${args.out}`);

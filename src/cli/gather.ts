@@ -1,0 +1,30 @@
+// CLI: reads a command's inputs (paths, snapshots) into one FlowSummary, prints the accounts on
+// stderr and enforces --strict. Every command that reads logs goes through here.
+
+import { NspError } from '../errors.js';
+import type { FlowSummary } from '../model/flow-summary.js';
+import { gatherFlows } from '../pipeline.js';
+import { stringList } from './command.js';
+import type { CliDeps } from './deps.js';
+import type { IO } from './io.js';
+import { RunReporter } from './report.js';
+
+export interface CommandInputs {
+  summary: FlowSummary;
+  reporter: RunReporter;
+}
+
+/** Reads `paths` (and `flows` snapshots) of a command. @throws NspError strict-issues under --strict */
+export async function gatherCommandInputs(args: Record<string, unknown>, io: IO, _deps: CliDeps): Promise<CommandInputs> {
+  const reporter = new RunReporter(io, Boolean(args.quiet));
+  const gathered = await gatherFlows({
+    paths: stringList(args.paths), snapshots: stringList(args.flows), onIssue: reporter.onIssue, onFile: reporter.onFile,
+  });
+  reporter.accounts(gathered.accounts, gathered.snapshots);
+  if (args.strict && reporter.issueCount > 0) {
+    throw new NspError('strict-issues', `Cannot finish under --strict: ${reporter.issueCount} issues in the input`, {
+      hint: 'Fix or remove the rows named above, or run without --strict',
+    });
+  }
+  return { summary: gathered.summary, reporter };
+}
