@@ -6,13 +6,14 @@ import { isNspError } from '../errors.js';
 import { EXIT, type CommandSpec, type ExitCode } from './command.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { backtestCommand } from './commands/backtest.js';
+import { diffCommand } from './commands/diff.js';
 import { recommendCommand } from './commands/recommend.js';
 import { simulateCommand } from './commands/simulate.js';
 import type { CliDeps } from './deps.js';
 import { createProcessIO, type IO } from './io.js';
 
 /** Commands by name; the order is the order of `--help`. */
-export const commands: CommandSpec[] = [analyzeCommand, recommendCommand, simulateCommand, backtestCommand];
+export const commands: CommandSpec[] = [analyzeCommand, recommendCommand, simulateCommand, backtestCommand, diffCommand];
 
 /** Runs the CLI with the given arguments. @returns the exit code */
 export async function main(argv: readonly string[], io: IO = createProcessIO(), deps: CliDeps = {}): Promise<ExitCode> {
