@@ -63,6 +63,21 @@ describe('recommend on the fixture estate', () => {
     expect(analytics.rules.flatMap(ruleElements)).not.toContain('docs.contoso.com');
   });
 
+  it('extends the rules in place with their full content when asked', async () => {
+    const existing = await readExistingRules(['fixtures/existing-rules.json']);
+    const { ruleSet } = recommend(await estate(), existing, { extendExisting: true });
+    const prod = ruleSet.profiles.find((p) => p.profile === 'defaultprofile')!;
+    const ci = prod.rules.find((r) => r.name === 'allow-ci')!;
+    expect(ci.extendsExisting).toBe(true);
+    // Full content: the elements in place first, then the new ones; a PUT of this replaces the rule.
+    expect(ruleElements(ci)).toEqual(['198.51.100.16/30', '198.51.100.17/32', '192.0.2.10/32', '203.0.113.0/31', '2001:db8:10::4/127']);
+    expect(ci.evidence.sources).toBe(5);
+    // No type in place for subscriptions: a rule of its own as usual.
+    expect(prod.rules.map((r) => r.name)).toEqual(['allow-ci', 'in-sub-11111111-1111-1111-1111-111111111111']);
+    const analytics = ruleSet.profiles.find((p) => p.profile === 'analytics')!;
+    expect(analytics.rules.find((r) => r.name === 'allow-docs')).toMatchObject({ fullyQualifiedDomainNames: ['docs.contoso.com', 'api.contoso.com', 'hooks.partner.example'] });
+  });
+
   it('is byte-identical on every run and every input format', async () => {
     const a = json(recommend(await estate()).ruleSet);
     expect(json(recommend(await estate()).ruleSet)).toBe(a);

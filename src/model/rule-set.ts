@@ -21,6 +21,11 @@ interface RuleBase {
   name: string;
   direction: Direction;
   evidence: RuleEvidence;
+  /**
+   * Set when the rule is a rule in place extended with new elements (--extend-existing): it holds
+   * the full merged content and its evidence covers the new elements only.
+   */
+  extendsExisting?: boolean;
 }
 export interface AddressRule extends RuleBase { direction: 'Inbound'; addressPrefixes: string[] }
 export interface SubscriptionRule extends RuleBase { direction: 'Inbound'; subscriptions: { id: string }[] }

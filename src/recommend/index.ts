@@ -10,7 +10,7 @@ import { existingElementCount } from '../model/existing-rules.js';
 import type { Flow, FlowSummary } from '../model/flow-summary.js';
 import { classifyAddress, formatPrefix, parseLoggedIp, prefixContains, type IpAddress } from '../model/ip.js';
 import {
-  MAX_ELEMENTS_PER_DIRECTION, type ProfileRules, type RecommendedRule, type ReviewItem, type RuleSet,
+  MAX_ELEMENTS_PER_DIRECTION, type ProfileRules, type RecommendedRule, type ReviewItem, type RuleEvidence, type RuleSet,
   type UnresolvedReason, type UnresolvedSource,
 } from '../model/rule-set.js';
 import { ProfileCoverage, perimeterMembers, subscriptionOf } from './coverage.js';
@@ -29,6 +29,11 @@ export interface RecommendOptions {
   minHits?: number;
   /** Blockers seen on fewer distinct days go to the review list. */
   minDays?: number;
+  /**
+   * Add new elements to the first rule in place of the same type (emitted with its full content)
+   * instead of creating rules of their own.
+   */
+  extendExisting?: boolean;
 }
 
 /** What the stderr summary shows per profile besides the rules themselves. */
@@ -181,28 +186,48 @@ export function recommend(summary: FlowSummary, existing: readonly ExistingRule[
 
     const taken = new Set(existingHere.map((r) => r.name.toLowerCase()));
     const name = (n: string): string => { const u = unusedName(n, taken); taken.add(u.toLowerCase()); return u; };
-    const rules: RecommendedRule[] = [];
-    const sortedAddresses = [...addresses.values()];
-    for (const prefix of plan.prefixes) {
+    // One element per rule, so each can be reviewed and removed on its own; with --extend-existing
+    // the new elements join the first rule in place of the same type, emitted with its full content
+    // (a PUT replaces a rule whole, nsp-reference.md §7.4).
+    const prefixElements = plan.prefixes.map((prefix) => {
       const e = new EvidenceBuilder();
       let observed = 0;
-      for (const a of sortedAddresses) if (prefixContains(prefix, a.address)) { e.addAll(a.evidence); observed++; }
-      const text = formatPrefix(prefix);
-      const evidence = e.build();
+      for (const a of addresses.values()) if (prefixContains(prefix, a.address)) { e.addAll(a.evidence); observed++; }
       const size = 1n << BigInt((prefix.version === 4 ? 32 : 128) - prefix.length);
-      if (BigInt(observed) !== size) {
-        evidence.observedAddresses = observed;
-        evidence.admittedAddresses = size.toString();
-        evidence.ratio = Number((observed / Number(size)).toPrecision(6));
+      const lossy = BigInt(observed) !== size
+        ? { observedAddresses: observed, admittedAddresses: size.toString(), ratio: Number((observed / Number(size)).toPrecision(6)) }
+        : null;
+      return { element: formatPrefix(prefix), evidence: e, lossy };
+    });
+    const subscriptionElements = [...subscriptions].sort((a, b) => byCodeUnit(a[0], b[0])).map(([element, evidence]) => ({ element, evidence, lossy: null }));
+    const fqdnElements = [...fqdns].sort((a, b) => byCodeUnit(a[0], b[0])).map(([element, evidence]) => ({ element, evidence, lossy: null }));
+    type Element = (typeof prefixElements)[number];
+    const rules: RecommendedRule[] = [];
+    const emit = (kind: 'addressPrefixes' | 'subscriptions' | 'fullyQualifiedDomainNames', elements: Element[], ruleNameOf: (element: string) => string): void => {
+      const direction = kind === 'fullyQualifiedDomainNames' ? 'Outbound' : 'Inbound';
+      const target = options.extendExisting
+        ? existingHere.filter((r) => r.direction === direction && (kind === 'addressPrefixes' ? r.addressPrefixes : kind === 'subscriptions' ? r.subscriptions : r.fullyQualifiedDomainNames).length > 0)
+          .sort((a, b) => byCodeUnit(a.name, b.name))[0]
+        : undefined;
+      const make = (name: string, values: string[], evidence: RuleEvidence): RecommendedRule => kind === 'addressPrefixes'
+        ? { name, direction: 'Inbound', addressPrefixes: values, evidence }
+        : kind === 'subscriptions'
+          ? { name, direction: 'Inbound', subscriptions: values.map((id) => ({ id })), evidence }
+          : { name, direction: 'Outbound', fullyQualifiedDomainNames: values, evidence };
+      if (target && elements.length > 0) {
+        const inPlace = kind === 'addressPrefixes' ? target.addressPrefixes : kind === 'subscriptions' ? target.subscriptions : target.fullyQualifiedDomainNames;
+        const merged = new EvidenceBuilder();
+        for (const e of elements) merged.addAll(e.evidence);
+        const rule = make(target.name, [...inPlace, ...elements.map((e) => e.element).filter((e) => !inPlace.includes(e))], merged.build());
+        rule.extendsExisting = true;
+        rules.push(rule);
+        return;
       }
-      rules.push({ name: name(prefixRuleName(text)), direction: 'Inbound', addressPrefixes: [text], evidence });
-    }
-    for (const [sub, e] of [...subscriptions].sort((a, b) => byCodeUnit(a[0], b[0]))) {
-      rules.push({ name: name(subscriptionRuleName(sub)), direction: 'Inbound', subscriptions: [{ id: sub }], evidence: e.build() });
-    }
-    for (const [fqdn, e] of [...fqdns].sort((a, b) => byCodeUnit(a[0], b[0]))) {
-      rules.push({ name: name(fqdnRuleName(fqdn)), direction: 'Outbound', fullyQualifiedDomainNames: [fqdn], evidence: e.build() });
-    }
+      for (const e of elements) rules.push(make(name(ruleNameOf(e.element)), [e.element], { ...e.evidence.build(), ...e.lossy }));
+    };
+    emit('addressPrefixes', prefixElements, prefixRuleName);
+    emit('subscriptions', subscriptionElements, subscriptionRuleName);
+    emit('fullyQualifiedDomainNames', fqdnElements, fqdnRuleName);
 
     const unresolvedList = [...unresolved.entries()].sort((a, b) => byCodeUnit(a[0], b[0]))
       .map(([, u]) => ({ ...u.entry, resources: [...u.resources].sort(byCodeUnit) }));

@@ -25,6 +25,7 @@ export const recommendCommand: CommandSpec = {
     .option('existing', { type: 'string', array: true, describe: 'Rules in place: JSON from "az network perimeter profile access-rule list" (repeatable)' })
     .option('out', { type: 'string', describe: 'Write the output to this file (atomically) instead of stdout' })
     .option('format', { choices: formatNames, default: 'json' as Format, describe: 'Output format' })
+    .option('extend-existing', { type: 'boolean', default: false, describe: 'Add new elements to the rules in place (emitted with their full content) instead of new rules' })
     .check((a) => {
       if (stringList(a.paths).length === 0 && stringList(a.flows).length === 0) throw new Error('Give log paths or --flows');
       return true;
@@ -32,7 +33,7 @@ export const recommendCommand: CommandSpec = {
   async run(args, io, deps) {
     const existing = await readExistingRules(stringList(args.existing));
     const { summary, reporter } = await gatherCommandInputs(args, io, deps);
-    const { ruleSet, notes } = recommend(summary, existing, recommendOptionsFrom(args));
+    const { ruleSet, notes } = recommend(summary, existing, { ...recommendOptionsFrom(args), extendExisting: Boolean(args['extend-existing']) });
     for (const [i, p] of ruleSet.profiles.entries()) {
       const note = notes[i]!;
       const inbound = p.rules.filter((r) => r.direction === 'Inbound').reduce((n, r) => n + ruleElements(r).length, 0);
