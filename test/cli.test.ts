@@ -105,6 +105,23 @@ describe('outputs', () => {
   });
 });
 
+describe('deployable formats', () => {
+  it('writes one file per perimeter with --out-dir, or the whole estate on stdout', async () => {
+    const dir = tempDir();
+    const r = await runCli('recommend', ESTATE, '--format', 'arm', '--out-dir', dir, '-q');
+    expect(r.code).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['nsp-dev.arm.json', 'nsp-prod.arm.json']);
+    expect(readFileSync(join(dir, 'nsp-prod.arm.json'), 'utf8')).toBe(readFileSync('test/golden/estate/per-perimeter/nsp-prod.arm.json', 'utf8'));
+    for (const [format, golden] of [['bicep', 'expected.bicep'], ['terraform', 'expected.tf'], ['azcli', 'expected.azcli.sh'], ['arm', 'expected.arm.json']]) {
+      const out = await runCli('recommend', ESTATE, '--format', format!, '-q');
+      expect(out.out, format).toBe(readFileSync(`test/golden/estate/${golden}`, 'utf8'));
+    }
+    const older = await runCli('recommend', ESTATE, '--format', 'arm', '--api-version', '2025-05-01', '-q');
+    expect(older.out).toContain('"apiVersion": "2025-05-01"');
+    expect((await runCli('recommend', ESTATE, '--out', 'x', '--out-dir', dir)).code).toBe(2);
+  });
+});
+
 describe('help', () => {
   it('has examples on every command', async () => {
     for (const spec of commands) {

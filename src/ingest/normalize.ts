@@ -78,7 +78,7 @@ export function parseLogTime(raw: string): number {
   let m = ISO.exec(s);
   if (m) {
     const [, y, mo, d, h, mi, sec, frac, zone] = m;
-    let ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, sec ? +sec : 0, frac ? Math.floor(+`0.${frac}` * 1000) : 0);
+    let ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, sec ? +sec : 0, fractionMs(frac));
     if (!validParts(+y!, +mo!, +d!, +h!, +mi!, sec ? +sec : 0)) return NaN;
     if (zone && zone !== 'Z') {
       const sign = zone[0] === '-' ? -1 : 1;
@@ -94,9 +94,14 @@ export function parseLogTime(raw: string): number {
     if (hour12 < 1 || hour12 > 12) return NaN;
     const hour = (hour12 % 12) + (ampm!.toLowerCase() === 'pm' ? 12 : 0);
     if (!validParts(+y!, +mo!, +d!, hour, +mi!, sec ? +sec : 0)) return NaN;
-    return Date.UTC(+y!, +mo! - 1, +d!, hour, +mi!, sec ? +sec : 0, frac ? Math.floor(+`0.${frac}` * 1000) : 0);
+    return Date.UTC(+y!, +mo! - 1, +d!, hour, +mi!, sec ? +sec : 0, fractionMs(frac));
   }
   return NaN;
+}
+
+/** Milliseconds of a fraction's digits, truncated ("1234567" → 123), in integer arithmetic. */
+function fractionMs(digits: string | undefined): number {
+  return digits ? Number(digits.slice(0, 3).padEnd(3, '0')) : 0;
 }
 
 function validParts(y: number, mo: number, d: number, h: number, mi: number, s: number): boolean {

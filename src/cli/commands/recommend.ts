@@ -1,9 +1,11 @@
 // CLI command `recommend`: ingest + analyze + recommend + emit. Prints (or writes) the rules to
 // add per profile, with a per-profile summary on stderr.
 
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { readExistingRules } from '../../ingest/existing-rules.js';
 import { ruleElements } from '../../model/rule-set.js';
-import { emitters, formatNames, type Format } from '../../recommend/emit/index.js';
+import { emitFiles, emitters, formatNames, type Format } from '../../recommend/emit/index.js';
 import { recommend } from '../../recommend/index.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
@@ -18,6 +20,8 @@ export const recommendCommand: CommandSpec = {
     ['$0 recommend ./insights-logs', 'rules for a downloaded storage-account archive, on stdout'],
     ['$0 recommend --flows flows.arrow --existing rules.json --out review.json', 'from a snapshot, minus the rules in place'],
     ['$0 recommend export.csv --max-elements 150 --min-hits 5', 'leave headroom and hold rare sources for review'],
+    ['$0 recommend ./insights-logs --format bicep --out-dir deploy/', 'one Bicep file per perimeter'],
+    ['$0 recommend ./insights-logs --format azcli --existing rules.json > add-rules.sh', 'a re-runnable az script'],
   ],
   builder: (y) => recommendOptions(inputOptions(y
     .positional('paths', { type: 'string', array: true, describe: 'Files or folders of logs (or flow snapshots)' })
@@ -25,7 +29,10 @@ export const recommendCommand: CommandSpec = {
     .option('existing', { type: 'string', array: true, describe: 'Rules in place: JSON from "az network perimeter profile access-rule list" (repeatable)' })
     .option('out', { type: 'string', describe: 'Write the output to this file (atomically) instead of stdout' })
     .option('format', { choices: formatNames, default: 'json' as Format, describe: 'Output format' })
+    .option('out-dir', { type: 'string', describe: 'Write one file per perimeter (arm, bicep) or one file (other formats) into this folder' })
+    .option('api-version', { type: 'string', default: '2024-07-01', describe: 'API version of the access-rule resources (arm, bicep)' })
     .option('extend-existing', { type: 'boolean', default: false, describe: 'Add new elements to the rules in place (emitted with their full content) instead of new rules' })
+    .conflicts('out', 'out-dir')
     .check((a) => {
       if (stringList(a.paths).length === 0 && stringList(a.flows).length === 0) throw new Error('Give log paths or --flows');
       return true;
@@ -50,7 +57,17 @@ export const recommendCommand: CommandSpec = {
       }
     }
     const format = args.format as Format;
-    const text = emitters[format].emit(ruleSet);
+    const emitOptions = { apiVersion: String(args['api-version']) };
+    if (typeof args['out-dir'] === 'string') {
+      const dir = args['out-dir'];
+      await mkdir(dir, { recursive: true });
+      for (const file of emitFiles(ruleSet, format, emitOptions)) {
+        await writeFileAtomic(join(dir, file.name), file.content);
+        reporter.line(`wrote ${join(dir, file.name)}`);
+      }
+      return EXIT.ok;
+    }
+    const text = emitters[format].emit(ruleSet, emitOptions);
     if (typeof args.out === 'string') {
       await writeFileAtomic(args.out, text);
       reporter.line(`wrote ${args.out}`);

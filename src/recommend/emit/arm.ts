@@ -94,13 +94,13 @@ const UNSAFE_ALL = new RegExp(UNSAFE_CLASS, 'g');
 const UNSAFE_ONE = new RegExp(`^${UNSAFE_CLASS}$`);
 
 /** `\uXXXX` for a UTF-16 code unit: the escape JSON, HCL and comments here share. */
-export function u4(c: string): string {
+export function unicodeEscape(c: string): string {
   return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
 /** Text safe inside a `//` or `#` line comment: unsafe characters become `\uXXXX`. */
 export function commentText(text: string): string {
-  return text.replace(UNSAFE_ALL, u4);
+  return text.replace(UNSAFE_ALL, unicodeEscape);
 }
 
 /** True for a character `commentText` escapes; string-literal escapers reuse it. */

@@ -34,6 +34,9 @@ function aazList(values: unknown[]): string {
   return JSON.stringify(values);
 }
 
+// A rule in place extended with new elements (--extend-existing) is written whole: PUT replaces it.
+const EXTENDS_NOTE = '# Extends the rule in place: its full content, the new elements included.';
+
 /** The element flag of a rule and its value (§7.1). */
 function elementFlag(rule: RecommendedRule): [string, string] {
   if ('addressPrefixes' in rule) return ['--address-prefixes', aazList(rule.addressPrefixes)];
@@ -73,6 +76,7 @@ export function azcli(ruleSet: RuleSet, _options: EmitOptions = {}): string {
           ['--direction', rule.direction],
           elementFlag(rule),
         ];
+        if (rule.extendsExisting) lines.push(EXTENDS_NOTE);
         lines.push(['az network perimeter profile access-rule create', ...flags.map(([f, v]) => `  ${f} ${shellQuote(v)}`)].join(' \\\n'));
       }
     }

@@ -111,6 +111,7 @@ export function bicep(ruleSet: RuleSet, options: EmitOptions = {}): string {
       ].join('\n'));
       for (const rule of profile.rules) {
         blocks.push([
+          ...(rule.extendsExisting ? ['// Extends the rule in place: its full content, the new elements included.'] : []),
           `resource ${identifier(['rule', perimeter.name, profile.profile, rule.name], taken)} 'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules@${apiVersion}' = {`,
           `  parent: ${profileId}`,
           `  name: ${bicepString(rule.name)}`,

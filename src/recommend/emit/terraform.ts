@@ -3,7 +3,7 @@
 // per rule (nsp-reference.md §7.3), laid out the way `terraform fmt` leaves it.
 
 import type { RecommendedRule, RuleSet } from '../../model/rule-set.js';
-import { isUnsafeChar, perimetersWithRules, u4, uniqueName } from './arm.js';
+import { isUnsafeChar, perimetersWithRules, unicodeEscape, uniqueName } from './arm.js';
 import type { EmitOptions } from './index.js';
 
 const RESOURCE_TYPE = 'azurerm_network_security_perimeter_access_rule';
@@ -22,7 +22,7 @@ export function hclString(text: string): string {
     else if (c === '\n') out += '\\n';
     else if (c === '\r') out += '\\r';
     else if (c === '\t') out += '\\t';
-    else if (isUnsafeChar(c)) out += u4(c);
+    else if (isUnsafeChar(c)) out += unicodeEscape(c);
     else out += c;
   }
   return `${out}"`;
@@ -101,6 +101,8 @@ export function terraform(ruleSet: RuleSet, _options: EmitOptions = {}): string 
       ].join('\n'));
       for (const rule of profile.rules) {
         blocks.push([
+          // --extend-existing: the rule in place, written whole. Terraform must import it before applying.
+          ...(rule.extendsExisting ? ['# Extends the rule in place (import it first): its full content, the new elements included.'] : []),
           `resource ${hclString(RESOURCE_TYPE)} ${hclString(identifier([perimeter.name, profile.profile, rule.name], resources))} {`,
           ...attributes([
             ['name', hclString(rule.name)],
