@@ -2,8 +2,9 @@
 // with the accounts of every source. Commands call this, then recommend/emit on the result.
 
 import { analyze, loadSnapshot, mergeInto } from './analyze/index.js';
+import { analyzeFiles } from './analyze/parallel.js';
 import { emptySummary } from './analyze/aggregate.js';
-import { listInputFiles, readRecords } from './ingest/index.js';
+import { listInputFiles } from './ingest/index.js';
 import type { FlowSummary } from './model/flow-summary.js';
 import type { Issue, SourceAccount } from './model/issue.js';
 import type { NspRecord } from './model/record.js';
@@ -27,8 +28,10 @@ export interface GatherFlowsOptions {
   /** Sources that are not files, read after the files. */
   remote?: readonly RemoteSource[];
   onIssue?: (issue: Issue) => void;
-  /** Called before each file with its position. */
-  onFile?: (index: number, total: number, path: string) => void;
+  /** Called as files finish: how many of all. */
+  onProgress?: (done: number, total: number) => void;
+  /** Worker threads for local files (default: one per core for large inputs; 0 = this thread). */
+  workers?: number;
   abortSignal?: AbortSignal;
 }
 
@@ -43,18 +46,17 @@ export interface GatheredFlows {
 export async function gatherFlows(options: GatherFlowsOptions): Promise<GatheredFlows> {
   const files = await listInputFiles(options.paths);
   const summary = emptySummary();
-  const accounts: SourceAccount[] = [];
   const snapshots: string[] = [];
   const mergeSnapshot = async (path: string): Promise<void> => {
     mergeInto(summary, await loadSnapshot(path));
     snapshots.push(path);
   };
   for (const path of options.snapshots ?? []) await mergeSnapshot(path);
-  let index = 0;
-  for (const file of files) {
-    options.onFile?.(index++, files.length, file.path);
-    await analyze(readRecords([file], { onIssue: options.onIssue, accounts, onSnapshot: mergeSnapshot, abortSignal: options.abortSignal }), summary);
-  }
+  options.abortSignal?.throwIfAborted();
+  const local = await analyzeFiles(files, { onIssue: options.onIssue, onProgress: options.onProgress, workers: options.workers });
+  mergeInto(summary, local.summary);
+  for (const path of local.snapshots) await mergeSnapshot(path);
+  const accounts = local.accounts;
   for (const source of options.remote ?? []) {
     await analyze(source.read({ onIssue: options.onIssue ?? (() => {}), accounts, abortSignal: options.abortSignal }), summary);
   }

@@ -18,7 +18,7 @@ export interface CommandInputs {
 export async function gatherCommandInputs(args: Record<string, unknown>, io: IO, _deps: CliDeps): Promise<CommandInputs> {
   const reporter = new RunReporter(io, Boolean(args.quiet));
   const gathered = await gatherFlows({
-    paths: stringList(args.paths), snapshots: stringList(args.flows), onIssue: reporter.onIssue, onFile: reporter.onFile,
+    paths: stringList(args.paths), snapshots: stringList(args.flows), onIssue: reporter.onIssue, onProgress: reporter.onProgress,
   });
   reporter.accounts(gathered.accounts, gathered.snapshots);
   if (args.strict && reporter.issueCount > 0) {

@@ -34,9 +34,9 @@ export class RunReporter {
     this.#io.stderr.write(`warning: ${issue.location}: ${issue.code}: ${issue.message}\n`);
   };
 
-  readonly onFile = (index: number, total: number, path: string): void => {
+  readonly onProgress = (done: number, total: number): void => {
     if (this.#quiet || !this.#io.stderrIsTTY) return;
-    this.#io.stderr.write(`\r\x1b[Kreading ${index + 1}/${total} ${path}`);
+    this.#io.stderr.write(`\r\x1b[Kanalyzed ${done}/${total} files`);
     this.#progressShown = true;
   };
 

@@ -15,6 +15,8 @@ export interface OpenedFile {
   head: Buffer;
   /** The whole (inflated) content, head included. */
   chunks: AsyncIterable<Buffer>;
+  /** Releases the file when the content is not read to the end. */
+  close(): void;
 }
 
 /** Reads the first chunk of an iterator and gives back the rest with the chunk put back in front. */
@@ -35,9 +37,10 @@ async function peek(source: AsyncIterable<Buffer>): Promise<{ head: Buffer; rest
 
 /** Opens a file; gzip content is inflated on the fly (concatenated members included). */
 export async function openFile(path: string): Promise<OpenedFile> {
-  const raw = await peek(createReadStream(path, { highWaterMark: 1 << 20 }));
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  const raw = await peek(stream);
   const gzip = raw.head.length >= 2 && raw.head[0] === GZIP_MAGIC[0] && raw.head[1] === GZIP_MAGIC[1];
-  if (!gzip) return { gzip, head: raw.head, chunks: raw.rest };
+  if (!gzip) return { gzip, head: raw.head, chunks: raw.rest, close: () => stream.destroy() };
   const gunzip = createGunzip();
   const pump = (async () => {
     try {
@@ -51,7 +54,7 @@ export async function openFile(path: string): Promise<OpenedFile> {
   })();
   void pump;
   const inflated = await peek(gunzip as AsyncIterable<Buffer>);
-  return { gzip, head: inflated.head, chunks: inflated.rest };
+  return { gzip, head: inflated.head, chunks: inflated.rest, close: () => { stream.destroy(); gunzip.destroy(); } };
 }
 
 export type LineEvent = { line: number; text: string } | { line: number; tooLong: number };

@@ -121,6 +121,7 @@ export async function* readRecords(files: readonly InputFile[], options: ReadRec
     } catch {
       kind = 'unknown';
     }
+    if (kind !== 'jsonl' && kind !== 'json' && kind !== 'csv') opened.close();
     if (kind === 'arrow') {
       if (!options.onSnapshot) throw new NspError('input-invalid', `Cannot use flow snapshot "${file.path}" here`, { hint: 'Snapshots are read by analyze and recommend' });
       await options.onSnapshot(file.path);

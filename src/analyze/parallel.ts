@@ -1,0 +1,155 @@
+// Analyze stage, hot path: analyzes local files on all cores. Files are planned into tasks (large
+// plain JSON lines files split into byte ranges at line starts, small files batched), run on
+// worker threads (or in this thread for small inputs), and the partial summaries merged. Accounts
+// and issues come back per file part and are put in file and line order, so the output does not
+// depend on which worker finished first.
+
+import { availableParallelism } from 'node:os';
+import { open, stat } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { detectFormat, type InputFile } from '../ingest/index.js';
+import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js';
+import type { FlowSummary } from '../model/flow-summary.js';
+import { flowKeyString } from '../model/flow-summary.js';
+import { emptySummary, mergeInto } from './aggregate.js';
+import { fromPlainFlow, runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
+
+export interface AnalyzeFilesOptions {
+  onIssue?: (issue: Issue) => void;
+  /** Called as parts finish: files done so far, of all. */
+  onProgress?: (done: number, total: number) => void;
+  /** Worker threads; 0 = analyze in this thread. Default: one per core when the input is large. */
+  workers?: number;
+  /** Bytes per range of a large JSON lines file (default 32 MiB). */
+  rangeBytes?: number;
+}
+
+export interface AnalyzedFiles {
+  summary: FlowSummary;
+  accounts: SourceAccount[];
+  /** Files that are flow snapshots, for the caller to load and merge. */
+  snapshots: string[];
+  /** Lines the byte scanner left to the careful path. */
+  carefulLines: number;
+}
+
+const SMALL_INPUT = 16 << 20;
+const BATCH_BYTES = 16 << 20;
+const BATCH_FILES = 256;
+
+/** Splits files into tasks. Plain JSONL files over one range get a task per range. */
+export async function planTasks(files: readonly InputFile[], rangeBytes: number): Promise<{ tasks: ScanTask[]; totalBytes: number }> {
+  const tasks: ScanTask[] = [];
+  let batch: FilePart[] = [];
+  let batchBytes = 0;
+  let totalBytes = 0;
+  const flush = (): void => { if (batch.length) tasks.push({ parts: batch }); batch = []; batchBytes = 0; };
+  for (const [fileIndex, file] of files.entries()) {
+    const size = (await stat(file.path)).size;
+    totalBytes += size;
+    if (size > rangeBytes && await isPlainJsonl(file.path)) {
+      flush();
+      let part = 0;
+      for (let start = 0; start < size; start += rangeBytes) {
+        tasks.push({ parts: [{ fileIndex, path: file.path, part: part++, range: { start, end: Math.min(size, start + rangeBytes) } }] });
+      }
+      continue;
+    }
+    batch.push({ fileIndex, path: file.path, part: 0 });
+    batchBytes += size;
+    if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_FILES) flush();
+  }
+  flush();
+  return { tasks, totalBytes };
+}
+
+async function isPlainJsonl(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(64 << 10);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const bytes = head.subarray(0, bytesRead);
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) return false;
+    return detectFormat(bytes) === 'jsonl';
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The compiled worker; under the TypeScript test runner, the build's copy in dist/. */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) return new URL(here.replace(/\/src\/analyze\/parallel\.ts$/, '/dist/src/analyze/scan-worker.js'));
+  return new URL('./scan-worker.js', here);
+}
+
+/** Runs tasks on a pool of workers, handing each result to `onResult` as it arrives. */
+async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void): Promise<void> {
+  let next = 0;
+  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
+  try {
+    await Promise.all(pool.map((worker) => new Promise<void>((resolve, reject) => {
+      const give = (): void => {
+        if (next >= tasks.length) { resolve(); return; }
+        const id = next++;
+        worker.postMessage({ id, task: tasks[id] });
+      };
+      worker.on('message', (m: { id: number; result?: TaskResult; error?: string }) => {
+        if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
+        onResult(m.result!);
+        give();
+      });
+      worker.on('error', reject);
+      give();
+    })));
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
+
+/** Analyzes local files into one summary with per-file accounts and ordered issues. */
+export async function analyzeFiles(files: readonly InputFile[], options: AnalyzeFilesOptions = {}): Promise<AnalyzedFiles> {
+  const { tasks, totalBytes } = await planTasks(files, options.rangeBytes ?? 32 << 20);
+  const workers = options.workers ?? (totalBytes >= SMALL_INPUT ? availableParallelism() : 0);
+  const summary = emptySummary();
+  const parts: PartResult[] = [];
+  let carefulLines = 0;
+  let done = 0;
+  const onResult = (r: TaskResult): void => {
+    const partial: FlowSummary = { flows: new Map() };
+    for (const p of r.flows) { const f = fromPlainFlow(p); partial.flows.set(flowKeyString(f), f); }
+    mergeInto(summary, partial);
+    parts.push(...r.parts);
+    carefulLines += r.carefulLines;
+    done += r.parts.length;
+    options.onProgress?.(done, tasks.reduce((n, t) => n + t.parts.length, 0));
+  };
+  if (workers > 0 && tasks.length > 0) await runOnWorkers(tasks, workers, onResult);
+  else for (const task of tasks) onResult(await runScanTask(task));
+
+  // Put parts back in file order; number lines across the parts of a file.
+  parts.sort((a, b) => a.fileIndex - b.fileIndex || a.part - b.part);
+  const accounts: SourceAccount[] = [];
+  const snapshots: string[] = [];
+  let lineOffset = 0;
+  for (const p of parts) {
+    const file = files[p.fileIndex]!;
+    if (p.snapshot) { snapshots.push(file.path); continue; }
+    let account = accounts[accounts.length - 1];
+    if (p.part === 0 || account?.source !== file.path) {
+      account = emptyAccount(file.path);
+      accounts.push(account);
+      lineOffset = 0;
+    }
+    account.rowsRead += p.counts.rowsRead; account.rowsUsed += p.counts.rowsUsed; account.fileIssues += p.counts.fileIssues;
+    account.hitsRead += p.counts.hitsRead; account.hitsUsed += p.counts.hitsUsed;
+    for (const [code, n] of Object.entries(p.counts.skipped)) {
+      account.skipped[code as keyof typeof account.skipped] = (account.skipped[code as keyof typeof account.skipped] ?? 0) + (n ?? 0);
+    }
+    for (const i of p.issues) {
+      options.onIssue?.({ code: i.code, location: i.line > 0 ? `${file.path}:${lineOffset + i.line}` : file.path, message: i.message });
+    }
+    lineOffset += p.lines;
+  }
+  return { summary, accounts, snapshots, carefulLines };
+}

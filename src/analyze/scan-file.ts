@@ -1,0 +1,134 @@
+// Analyze stage, hot path: reads a JSON lines file (or one byte range of it, for parallel work)
+// in large blocks and folds each line into a FlowTable through JsonlFolder. Gzip files are
+// inflated here too, so a worker thread does it instead of the main thread.
+
+import { open } from 'node:fs/promises';
+import { MAX_LINE_BYTES } from '../ingest/byte-source.js';
+import { JsonlFolder } from './scan-jsonl.js';
+
+const BLOCK = 4 << 20;
+
+/** Lines of a range: those whose first byte lies in [start, end). */
+export interface ByteRange { start: number; end: number }
+
+export interface FoldLinesResult {
+  /** Lines seen (numbered from 1 within the range). */
+  lines: number;
+  /** Set when the content ended inside a gzip member or the read failed. */
+  error?: Error;
+}
+
+/**
+ * Feeds blocks into the folder line by line. Lines longer than maxLineBytes are reported and
+ * dropped without being buffered whole.
+ */
+export class LineFeeder {
+  #carry: Buffer | null = null;
+  #skipping = 0;
+  line = 0;
+  readonly #folder: JsonlFolder;
+  readonly #maxLineBytes: number;
+
+  constructor(folder: JsonlFolder, maxLineBytes = MAX_LINE_BYTES) {
+    this.#folder = folder;
+    this.#maxLineBytes = maxLineBytes;
+  }
+
+  /** Feeds a block; `limit` (bytes of this block) stops after the line that crosses it. @returns true to go on */
+  push(block: Buffer, limit = Infinity): boolean {
+    let pos = 0;
+    for (;;) {
+      const nl = block.indexOf(10, pos);
+      if (nl === -1) break;
+      this.line++;
+      if (this.#skipping) {
+        this.#folder.addTooLong(this.line, this.#skipping + nl - pos);
+        this.#skipping = 0;
+      } else if (this.#carry) {
+        const total = this.#carry.length + (nl - pos);
+        if (total > this.#maxLineBytes) this.#folder.addTooLong(this.line, total);
+        else {
+          const whole = Buffer.concat([this.#carry, block.subarray(pos, nl)]);
+          this.#folder.addLine(whole, 0, whole.length, this.line);
+        }
+        this.#carry = null;
+      } else if (nl - pos > this.#maxLineBytes) {
+        this.#folder.addTooLong(this.line, nl - pos);
+      } else {
+        this.#folder.addLine(block, pos, nl, this.line);
+      }
+      const lineStart = pos;
+      pos = nl + 1;
+      if (lineStart >= limit || pos > limit) return false;
+    }
+    const rest = block.length - pos;
+    if (rest > 0) {
+      if (pos >= limit) return false;
+      if (this.#skipping) this.#skipping += rest;
+      else if ((this.#carry?.length ?? 0) + rest > this.#maxLineBytes) {
+        this.#skipping = (this.#carry?.length ?? 0) + rest;
+        this.#carry = null;
+      } else {
+        this.#carry = this.#carry ? Buffer.concat([this.#carry, block.subarray(pos)]) : Buffer.from(block.subarray(pos));
+      }
+    }
+    return true;
+  }
+
+  /** The last line, when the content does not end with a newline. */
+  end(): void {
+    if (this.#skipping) { this.line++; this.#folder.addTooLong(this.line, this.#skipping); }
+    else if (this.#carry && this.#carry.length > 0) {
+      this.line++;
+      this.#folder.addLine(this.#carry, 0, this.#carry.length, this.line);
+    }
+    this.#skipping = 0;
+    this.#carry = null;
+  }
+}
+
+/** Folds the lines of a plain file whose first byte lies in `range`. */
+export async function foldPlainRange(path: string, range: ByteRange, folder: JsonlFolder): Promise<FoldLinesResult> {
+  const handle = await open(path, 'r');
+  const feeder = new LineFeeder(folder);
+  try {
+    let position = range.start;
+    const block = Buffer.allocUnsafe(BLOCK);
+    if (range.start > 0) {
+      // Skip the line that started in the previous range: it belongs to that range.
+      position = range.start - 1;
+      for (;;) {
+        const { bytesRead } = await handle.read(block, 0, BLOCK, position);
+        if (bytesRead === 0) return { lines: 0 };
+        const nl = block.subarray(0, bytesRead).indexOf(10);
+        if (nl !== -1) { position += nl + 1; break; }
+        position += bytesRead;
+      }
+    }
+    if (position >= range.end) return { lines: 0 };
+    for (;;) {
+      const { bytesRead } = await handle.read(block, 0, BLOCK, position);
+      if (bytesRead === 0) { feeder.end(); break; }
+      // A copy only when a line spans blocks (LineFeeder copies its carry); lines are folded in place.
+      const goOn = feeder.push(block.subarray(0, bytesRead), range.end - position);
+      position += bytesRead;
+      if (!goOn) break;
+    }
+    return { lines: feeder.line };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Folds every line of a stream of blocks (an inflated gzip file, say). */
+export async function foldChunks(chunks: AsyncIterable<Buffer>, folder: JsonlFolder): Promise<FoldLinesResult> {
+  const feeder = new LineFeeder(folder);
+  try {
+    for await (const chunk of chunks) feeder.push(chunk);
+    feeder.end();
+    return { lines: feeder.line };
+  } catch (error) {
+    // Rows before the cut are kept; the cut itself is the caller's issue to report.
+    return { lines: feeder.line, error: error as Error };
+  }
+}

@@ -1,0 +1,270 @@
+// Analyze stage, hot path: folds JSON lines straight into a FlowTable. Each line goes through the
+// byte scanner (src/ingest/jsonl-scanner.ts) and a normalizer working on interned ids; a line the
+// fast path cannot vouch for takes the careful path (JSON.parse → rowsOfValue → normalizeRow),
+// which also produces every issue, so both paths give the same flows and the same issues.
+
+import { lookupCategory, categories, type CategoryInfo } from '../model/category.js';
+import type { IssueCode } from '../model/issue.js';
+import { formatAddress, parseIPv4, parseLoggedIp } from '../model/ip.js';
+import { rowsOfValue } from '../ingest/jsonl.js';
+import { Field, ScannedLine, ValueKind, scanLine } from '../ingest/jsonl-scanner.js';
+import { canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
+import { FlowTable, ipCode } from './flow-table.js';
+
+/** Counts of one scanned range, in the shape of SourceAccount's numbers. */
+export interface ScanCounts {
+  rowsRead: number;
+  rowsUsed: number;
+  skipped: Partial<Record<IssueCode, number>>;
+  hitsRead: number;
+  hitsUsed: number;
+  /** Lines that took the careful path (for the benchmark's curiosity). */
+  carefulLines: number;
+}
+
+export function emptyCounts(): ScanCounts {
+  return { rowsRead: 0, rowsUsed: 0, skipped: {}, hitsRead: 0, hitsUsed: 0, carefulLines: 0 };
+}
+
+export interface LineIssue { code: IssueCode; line: number; message: string }
+
+const NOT_CACHED = -2;
+const INVALID = -1;
+
+/** Normalizes scanned fields into FlowTable rows; caches every canonical form by interned id. */
+export class JsonlFolder {
+  readonly table: FlowTable;
+  readonly counts: ScanCounts = emptyCounts();
+  readonly #scanned = new ScannedLine();
+  readonly #decoder = new TextDecoder();
+  readonly #categoryOf: (CategoryInfo & { index: number } | null | undefined)[] = [];
+  readonly #perimeterOf: number[] = [];
+  readonly #lowerOf: number[] = [];
+  readonly #resourceOf: number[] = [];
+  readonly #fqdnOf: number[] = [];
+  readonly #onIssue: (issue: LineIssue) => void;
+
+  constructor(table: FlowTable, onIssue: (issue: LineIssue) => void) {
+    this.table = table;
+    this.#onIssue = onIssue;
+  }
+
+  /** Folds one line `buf[start, end)` (no newline) numbered `line`. */
+  addLine(buf: Uint8Array, start: number, end: number, line: number): void {
+    if (end > start && buf[end - 1] === 13) end--;
+    if (line === 1 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+    if (this.#isBlank(buf, start, end)) return;
+    if (!scanLine(buf, start, end, this.#scanned) || !this.#fast(buf)) this.#careful(buf, start, end, line);
+  }
+
+  /** A line over the size cap: counted and reported, never buffered. */
+  addTooLong(line: number, bytes: number): void {
+    this.counts.rowsRead++;
+    this.#skip('line-too-long', line, `Cannot read a line of ${bytes} bytes: over the line size cap`, 0);
+  }
+
+  /** Blank as String.prototype.trim() sees it (non-ASCII spaces included). */
+  #isBlank(buf: Uint8Array, start: number, end: number): boolean {
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) continue;
+      return c >= 0x80 ? this.#decoder.decode(buf.subarray(start, end)).trim() === '' : false;
+    }
+    return true;
+  }
+
+  #skip(code: IssueCode, line: number, message: string, hits: number): void {
+    this.counts.skipped[code] = (this.counts.skipped[code] ?? 0) + 1;
+    this.counts.hitsRead += hits;
+    this.#onIssue({ code, line, message });
+  }
+
+  /** The careful path: exactly what src/ingest/jsonl.ts + normalizeRow do. */
+  #careful(buf: Uint8Array, start: number, end: number, line: number): void {
+    this.counts.carefulLines++;
+    const text = this.#decoder.decode(buf.subarray(start, end));
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      this.counts.rowsRead++;
+      this.#skip('invalid-json', line, `Cannot parse JSON: ${(error as Error).message}`, 0);
+      return;
+    }
+    for (const event of rowsOfValue(value, line)) {
+      this.counts.rowsRead++;
+      if (event.kind !== 'row') { this.#skip(event.code, line, event.message, 0); continue; }
+      const result = normalizeRow(event.row);
+      if (!result.ok) { this.#skip(result.code, line, result.message, result.hits); continue; }
+      this.counts.rowsUsed++;
+      this.counts.hitsRead += result.record.count;
+      this.counts.hitsUsed += result.record.count;
+      this.table.addRecord(result.record);
+    }
+  }
+
+  /** Raw interned id of a text field: -1 when absent or empty; NaN when it needs the careful path. */
+  #text(buf: Uint8Array, f: Field): number {
+    const kind = this.#scanned.kind[f];
+    if (kind !== ValueKind.String) return -1;
+    const s = this.#scanned.start[f]!;
+    const e = this.#scanned.end[f]!;
+    if (s === e) return -1;
+    // Padded values are trimmed by the careful path; leave them to it.
+    if (buf[s]! <= 0x20 || buf[e - 1]! <= 0x20) return NaN;
+    return this.table.interner.idOfBytes(buf, s, e);
+  }
+
+  #cached(cache: number[], raw: number, make: (text: string) => number): number {
+    let v = cache[raw];
+    if (v === undefined || v === NOT_CACHED) { v = make(this.table.interner.strings[raw]!); cache[raw] = v; }
+    return v;
+  }
+
+  /** The fast path. @returns false to send the line the careful way (nothing added then) */
+  #fast(buf: Uint8Array): boolean {
+    const sc = this.#scanned;
+    const interner = this.table.interner;
+    // count (missing = 1)
+    let count = 1;
+    const ck = sc.kind[Field.Count];
+    if (ck === ValueKind.String || ck === ValueKind.Number) {
+      const s = sc.start[Field.Count]!;
+      const e = sc.end[Field.Count]!;
+      if (e > s) {
+        if (e - s > 15) return false;
+        count = 0;
+        for (let i = s; i < e; i++) {
+          const c = buf[i]!;
+          if (c < 0x30 || c > 0x39) return false;
+          count = count * 10 + (c - 0x30);
+        }
+      } else if (ck === ValueKind.Number) return false;
+    }
+    // category
+    const catRaw = this.#text(buf, Field.Category);
+    if (!(catRaw >= 0)) return false;
+    let category = this.#categoryOf[catRaw];
+    if (category === undefined) {
+      const info = lookupCategory(interner.strings[catRaw]!);
+      category = info ? { ...info, index: categories.indexOf(info) } : null;
+      this.#categoryOf[catRaw] = category;
+    }
+    if (category === null) return false;
+    // time: TimeGenerated before time
+    let timeField = Field.TimeGenerated;
+    if (sc.kind[Field.TimeGenerated] !== ValueKind.String || sc.start[Field.TimeGenerated] === sc.end[Field.TimeGenerated]) timeField = Field.Time;
+    if (sc.kind[timeField] !== ValueKind.String || sc.start[timeField] === sc.end[timeField]) return false;
+    const time = this.#time(buf, timeField);
+    if (Number.isNaN(time)) return false;
+    let endTime = time;
+    if (sc.kind[Field.EndTime] === ValueKind.String && sc.end[Field.EndTime]! > sc.start[Field.EndTime]!) {
+      endTime = this.#time(buf, Field.EndTime);
+      if (Number.isNaN(endTime)) return false;
+      if (endTime < time) endTime = time;
+    }
+    // perimeter: _ResourceId before resourceId
+    let perRaw = this.#text(buf, Field.PerimeterLA);
+    if (Number.isNaN(perRaw)) return false;
+    if (perRaw < 0) perRaw = this.#text(buf, Field.Perimeter);
+    if (!(perRaw >= 0)) return false;
+    const perimeter = this.#cached(this.#perimeterOf, perRaw, (t) => { const c = canonicalPerimeterId(t); return c === '' ? INVALID : interner.id(c); });
+    if (perimeter === INVALID) return false;
+    const profRaw = this.#text(buf, Field.Profile);
+    if (!(profRaw >= 0)) return false;
+    const profile = this.#cached(this.#lowerOf, profRaw, (t) => interner.id(t.toLowerCase()));
+    // source IP
+    let v4 = -1;
+    let ipText = '';
+    const ipRaw = this.#text(buf, Field.SourceIp);
+    if (Number.isNaN(ipRaw)) return false;
+    if (ipRaw >= 0) {
+      v4 = parseIPv4(interner.strings[ipRaw]!);
+      if (v4 < 0) {
+        const ip = parseLoggedIp(interner.strings[ipRaw]!);
+        if (!ip) return false;
+        if (ip.version === 4) v4 = Number(ip.value);
+        else ipText = formatAddress(ip);
+      }
+    }
+    const hasIp = ipRaw >= 0;
+    let peer: number;
+    let sourceIp = -1;
+    if (category.direction === 'Inbound') {
+      const srRaw = this.#text(buf, Field.SourceResource);
+      if (Number.isNaN(srRaw)) return false;
+      const sr = srRaw >= 0 ? this.#cached(this.#resourceOf, srRaw, (t) => { const c = canonicalResourceId(t); return c === '' ? INVALID : interner.id(c); }) : INVALID;
+      if (sr >= 0) {
+        peer = FlowTable.peerResource(sr);
+        if (hasIp) sourceIp = ipCode(interner, ipText, v4);
+      } else if (hasIp) peer = v4 >= 0 ? FlowTable.peerIPv4(v4) : this.table.peerTextIp(ipText);
+      else peer = FlowTable.peerNone;
+    } else {
+      let fqRaw = this.#text(buf, Field.DestFqdn);
+      if (Number.isNaN(fqRaw)) return false;
+      if (fqRaw < 0) fqRaw = this.#text(buf, Field.DestFqdnLong);
+      if (Number.isNaN(fqRaw)) return false;
+      if (fqRaw >= 0) {
+        const fqdn = this.#cached(this.#fqdnOf, fqRaw, (t) => { const c = canonicalFqdn(t); return c === '' ? INVALID : interner.id(c); });
+        if (fqdn === INVALID) return false;
+        peer = FlowTable.peerFqdn(fqdn);
+      } else {
+        const drRaw = this.#text(buf, Field.DestResource);
+        if (Number.isNaN(drRaw)) return false;
+        const dr = drRaw >= 0 ? this.#cached(this.#resourceOf, drRaw, (t) => { const c = canonicalResourceId(t); return c === '' ? INVALID : interner.id(c); }) : INVALID;
+        peer = dr >= 0 ? FlowTable.peerResource(dr) : FlowTable.peerNone;
+        if (dr >= 0 && hasIp) sourceIp = ipCode(interner, ipText, v4);
+      }
+    }
+    const resRaw = this.#text(buf, Field.Resource);
+    const ruleRaw = this.#text(buf, Field.MatchedRule);
+    const opRaw = this.#text(buf, Field.Operation);
+    if (Number.isNaN(resRaw) || Number.isNaN(ruleRaw) || Number.isNaN(opRaw)) return false;
+    const resource = resRaw >= 0 ? this.#cached(this.#resourceOf, resRaw, (t) => { const c = canonicalResourceId(t); return c === '' ? INVALID : interner.id(c); }) : -1;
+    if (ruleRaw >= 0 && interner.strings[ruleRaw]!.startsWith('{')) return false;
+
+    this.table.add(this.table.group(perimeter, profile, category.index), peer, time, endTime, count, resource, ruleRaw, sourceIp, opRaw);
+    this.counts.rowsRead++;
+    this.counts.rowsUsed++;
+    this.counts.hitsRead += count;
+    this.counts.hitsUsed += count;
+    return true;
+  }
+
+  /** ISO times straight from bytes; other shapes through parseLogTime. */
+  #time(buf: Uint8Array, f: Field): number {
+    const s = this.#scanned.start[f]!;
+    const e = this.#scanned.end[f]!;
+    const n = e - s;
+    const d = (i: number): number => buf[s + i]! - 0x30;
+    if (n >= 19 && buf[s + 4] === 0x2d && buf[s + 7] === 0x2d && buf[s + 10] === 0x54 && buf[s + 13] === 0x3a && buf[s + 16] === 0x3a) {
+      let ok = true;
+      for (const i of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) { const x = d(i); if (x < 0 || x > 9) { ok = false; break; } }
+      let ms = 0;
+      let i = 19;
+      if (ok && i < n && buf[s + i] === 0x2e) {
+        i++;
+        let digits = 0;
+        let frac = 0;
+        while (i < n && buf[s + i]! >= 0x30 && buf[s + i]! <= 0x39) { if (digits < 3) frac = frac * 10 + d(i); digits++; i++; }
+        if (digits === 0 || digits > 9) ok = false;
+        for (let k = digits; k < 3; k++) frac *= 10;
+        ms = frac;
+      }
+      if (ok && i < n && buf[s + i] === 0x5a) i++;
+      if (ok && i === n) {
+        const y = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
+        const mo = d(5) * 10 + d(6);
+        const day = d(8) * 10 + d(9);
+        const h = d(11) * 10 + d(12);
+        const mi = d(14) * 10 + d(15);
+        const sec = d(17) * 10 + d(18);
+        if (mo < 1 || mo > 12 || day < 1 || h > 23 || mi > 59 || sec > 59) return NaN;
+        if (day > 28 && day > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return NaN;
+        return Date.UTC(y, mo - 1, day, h, mi, sec, ms);
+      }
+    }
+    if (buf[s]! <= 0x20 || buf[e - 1]! <= 0x20) return NaN;
+    return parseLogTime(this.#decoder.decode(buf.subarray(s, e)));
+  }
+}

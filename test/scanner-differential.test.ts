@@ -1,0 +1,164 @@
+// The byte scanner (fast path) against the careful path (JSON.parse + normalizeRow): the same
+// summary, the same accounts and the same issues at the same lines, on every fixture and on
+// generated edge cases (escapes, unicode, key order, both casings, missing fields, nested noise,
+// broken lines), in one thread and split into byte ranges over worker threads.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { analyze, snapshotBytes, summaryToJSON } from '../src/analyze/index.js';
+import { analyzeFiles } from '../src/analyze/parallel.js';
+import { listInputFiles, readRecords } from '../src/ingest/index.js';
+import type { Issue, SourceAccount } from '../src/model/issue.js';
+
+async function careful(paths: string[]): Promise<{ summary: string; accounts: SourceAccount[]; issues: Issue[] }> {
+  const issues: Issue[] = [];
+  const accounts: SourceAccount[] = [];
+  const s = await analyze(readRecords(await listInputFiles(paths), { onIssue: (i) => issues.push(i), accounts }));
+  return { summary: JSON.stringify(summaryToJSON(s)), accounts, issues };
+}
+
+async function fast(paths: string[], options: { workers?: number; rangeBytes?: number } = {}): Promise<{ summary: string; accounts: SourceAccount[]; issues: Issue[]; carefulLines: number }> {
+  const issues: Issue[] = [];
+  const r = await analyzeFiles(await listInputFiles(paths), { onIssue: (i) => issues.push(i), workers: options.workers ?? 0, rangeBytes: options.rangeBytes });
+  return { summary: JSON.stringify(summaryToJSON(r.summary)), accounts: r.accounts, issues, carefulLines: r.carefulLines };
+}
+
+const PERIMETER = '/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYPERIMETERS/NSP';
+
+/** Random casing of a key. */
+const casing = (key: string, mode: number): string => (mode === 0 ? key : mode === 1 ? key[0]!.toUpperCase() + key.slice(1) : key.toUpperCase());
+
+/** A JSON string literal of `value`, with some characters written as \u escapes. */
+const escaped = (value: string, every: number): string => {
+  const json = JSON.stringify(value);
+  if (every === 0) return json;
+  let out = '';
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i]!;
+    out += i > 0 && i < json.length - 1 && i % every === 0 && /[a-z0-9]/i.test(c) ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c;
+  }
+  return out;
+};
+
+const lineArb = fc.record({
+  shape: fc.constantFrom('raw', 'la'),
+  casing: fc.integer({ min: 0, max: 2 }),
+  category: fc.constantFrom('NspPublicInboundResourceRulesAllowed', 'nsppublicoutboundresourcerulesallowed', 'NspPublicInboundPerimeterRulesAllowed', 'NspPrivateInboundAllowed', 'perimeterPublicInboundResourceRulesAllowed', 'NspUnknown', ' NspPublicInboundResourceRulesAllowed'),
+  time: fc.constantFrom('2026-11-02T08:00:00', '2026-11-02T08:00:00.1234567Z', '2026-11-03T23:59:59Z', '11/12/2026, 8:03:02.000 PM', '2026-02-30T00:00:00Z', '2026-11-02 08:00:00', 'garbage', ''),
+  end: fc.option(fc.constantFrom('2026-11-02T08:10:00Z', '2026-11-01T00:00:00Z', 'bad'), { nil: undefined }),
+  count: fc.option(fc.oneof(fc.integer({ min: 0, max: 99 }), fc.constantFrom('7', '', ' 3 ', 'x', '1.5', '-1', null)), { nil: undefined }),
+  profile: fc.constantFrom('defaultProfile', 'Prof\u00e9', '', 'p'),
+  ip: fc.option(fc.constantFrom('198.51.100.1', '198.51.100.1:443', '[2001:DB8::1]', '2001:db8::1', '10.0.0.1', '::ffff:198.51.100.2', '999.1.1.1', '', ' 198.51.100.1'), { nil: undefined }),
+  sourceResource: fc.option(fc.constantFrom('/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/R/providers/Microsoft.Web/sites/F', '', '/'), { nil: undefined }),
+  fqdn: fc.option(fc.constantFrom('API.Contoso.com.', 'https://x.example/p', 'not a host', ''), { nil: undefined }),
+  rule: fc.option(fc.constantFrom('IP firewall', '{"accessRule":"r1"}', ''), { nil: undefined }),
+  operation: fc.option(fc.constantFrom('GetBlob', 'PutBlob', 'a', 'z', 'Ω'), { nil: undefined }),
+  escapeEvery: fc.constantFrom(0, 0, 0, 3),
+  noise: fc.boolean(),
+  breakIt: fc.constantFrom(0, 0, 0, 0, 0, 0, 1, 2, 3, 4),
+});
+
+/** Renders a generated record as one JSON line, by hand, so key order, escapes and noise vary. */
+type Generated = typeof lineArb extends fc.Arbitrary<infer T> ? T : never;
+
+function render(r: Generated): string {
+  const k = (key: string): string => JSON.stringify(casing(key, r.casing));
+  const v = (value: string): string => escaped(value, r.escapeEvery);
+  const fields: string[] = [];
+  if (r.shape === 'raw') {
+    fields.push(`${k('time')}:${v(r.time)}`);
+    if (r.end !== undefined) fields.push(`${k('timeGeneratedEndTime')}:${v(r.end)}`);
+    if (r.count !== undefined) fields.push(`${k('count')}:${typeof r.count === 'string' ? v(r.count) : JSON.stringify(r.count)}`);
+    fields.push(`${k('resourceId')}:${v(PERIMETER)}`, `${k('category')}:${v(r.category)}`);
+    if (r.operation !== undefined) fields.push(`${k('operationName')}:${v(r.operation)}`);
+    const props: string[] = [`${k('profile')}:${v(r.profile)}`, `${k('serviceResourceId')}:${v('/subscriptions/x/RES')}`];
+    if (r.rule !== undefined) props.push(r.rule.startsWith('{') ? `${k('matchedRule')}:${v(r.rule)}` : `${k('matchedRule')}:{${k('accessRule')}:${v(r.rule)}}`);
+    const source: string[] = [];
+    if (r.ip !== undefined) source.push(`${k('ipAddress')}:${v(r.ip)}`);
+    if (r.sourceResource !== undefined) source.push(`${k('resourceId')}:${v(r.sourceResource)}`);
+    if (r.noise) source.push(`"extra":{"deep":[1,{"x":null},true,"s\\"q"]}`);
+    props.push(`${k('source')}:{${source.join(',')}}`);
+    if (r.fqdn !== undefined) props.push(`${k('destination')}:{${k('fullyQualifiedDomainName')}:${v(r.fqdn)}}`);
+    if (r.noise) props.push(`"serviceFeatureNames":["*"]`, `"n":-1.5e3`);
+    fields.push(`${k('properties')}:{${props.join(',')}}`);
+  } else {
+    fields.push(`${k('TimeGenerated')}:${v(r.time)}`);
+    if (r.end !== undefined) fields.push(`${k('TimeGeneratedEndTime')}:${v(r.end)}`);
+    if (r.count !== undefined) fields.push(`${k('Count')}:${typeof r.count === 'string' ? v(r.count) : JSON.stringify(r.count)}`);
+    fields.push(`${k('_ResourceId')}:${v(PERIMETER.toLowerCase())}`, `${k('Category')}:${v(r.category)}`, `${k('Profile')}:${v(r.profile)}`);
+    if (r.operation !== undefined) fields.push(`${k('OperationName')}:${v(r.operation)}`);
+    if (r.rule !== undefined) fields.push(`${k('MatchedRule')}:${v(r.rule.startsWith('{') ? r.rule : JSON.stringify({ accessRule: r.rule }))}`);
+    if (r.ip !== undefined) fields.push(`${k('SourceIpAddress')}:${v(r.ip)}`);
+    if (r.sourceResource !== undefined) fields.push(`${k('SourceResourceId')}:${v(r.sourceResource)}`);
+    if (r.fqdn !== undefined) fields.push(`${k('DestinationFqdn')}:${v(r.fqdn)}`);
+    if (r.noise) fields.push(`"Noise":[[],{}]`, `"ServiceResourceId":null`);
+  }
+  let line = `{${fields.join(r.noise ? ' , ' : ',')}}`;
+  if (r.breakIt === 1) line = line.slice(0, -3);
+  if (r.breakIt === 2) line = `{"records":[${line}]}`;
+  if (r.breakIt === 3) line = `${line} x`;
+  if (r.breakIt === 4) line = `[${line}]`;
+  return line;
+}
+
+const tempDir = (): string => mkdtempSync(join(tmpdir(), 'nspa-diff-'));
+
+describe('fast path = careful path', () => {
+  it('on every fixture', async () => {
+    for (const path of ['fixtures/estate/storage-account', 'fixtures/estate/event-hubs', 'fixtures/estate/log-analytics', 'fixtures/estate/portal', 'fixtures/malformed']) {
+      const a = await careful([path]);
+      const b = await fast([path]);
+      expect(b.summary, path).toBe(a.summary);
+      expect(b.accounts, path).toEqual(a.accounts);
+      expect(b.issues, path).toEqual(a.issues);
+    }
+  });
+
+  it('on generated edge cases, whole files and split into ranges over workers', async () => {
+    const dir = tempDir();
+    let n = 0;
+    await fc.assert(fc.asyncProperty(fc.array(lineArb, { minLength: 1, maxLength: 40 }), fc.constantFrom('\n', '\r\n'), fc.boolean(), async (records, eol, bom) => {
+      const path = join(dir, `f${n++}.jsonl`);
+      const text = (bom ? '\uFEFF' : '') + records.map(render).join(eol) + (records.length % 2 ? eol : '') ;
+      writeFileSync(path, text);
+      const a = await careful([path]);
+      const b = await fast([path]);
+      expect(b.summary).toBe(a.summary);
+      expect(b.accounts).toEqual(a.accounts);
+      expect(b.issues).toEqual(a.issues);
+    }), { numRuns: Number(process.env.NSPA_FUZZ_RUNS ?? 150) });
+  });
+
+  it('numbers lines across byte ranges and merges the ranges exactly', async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      lines.push(i % 97 === 5 ? '{"broken": ' : JSON.stringify({
+        time: `2026-11-${String(2 + (i % 14)).padStart(2, '0')}T08:00:00Z`, count: String(1 + (i % 5)), resourceId: PERIMETER,
+        category: i % 3 ? 'NspPublicInboundResourceRulesAllowed' : 'NspPublicOutboundResourceRulesAllowed',
+        properties: { profile: `p${i % 4}`, serviceResourceId: `/subscriptions/x/res${i % 7}`, source: { ipAddress: `198.51.${i % 200}.${i % 250}` }, destination: { fullyQualifiedDomainName: `h${i % 50}.contoso.com` } },
+      }));
+    }
+    const path = join(dir, 'big.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const a = await careful([path]);
+    const one = await fast([path]);
+    const split = await fast([path], { workers: 2, rangeBytes: 7_777 });
+    for (const b of [one, split]) {
+      expect(b.summary).toBe(a.summary);
+      expect(b.accounts).toEqual(a.accounts);
+      expect(b.issues).toEqual(a.issues);
+    }
+    expect(a.issues.map((i) => i.location)).toContain(`${path}:6`);
+    expect(one.carefulLines).toBe(a.issues.length);
+  });
+
+  it('gives the same snapshot bytes as folding records one by one', async () => {
+    const s1 = await analyze(readRecords(await listInputFiles(['fixtures/estate/storage-account'])));
+    const s2 = (await analyzeFiles(await listInputFiles(['fixtures/estate/storage-account']), { workers: 2 })).summary;
+    expect(Buffer.from(snapshotBytes(s2)).equals(Buffer.from(snapshotBytes(s1)))).toBe(true);
+  });
+});
