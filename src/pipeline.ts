@@ -1,9 +1,9 @@
 // The one place that composes stages: paths and snapshots → ingest → analyze → one FlowSummary,
 // with the accounts of every source. Commands call this, then recommend/emit on the result.
 
-import { analyze, loadSnapshot, mergeInto } from './analyze/index.js';
+import { loadSnapshot } from './analyze/index.js';
+import { columnsFromSummary, FlowTable } from './analyze/flow-table.js';
 import { analyzeFiles } from './analyze/parallel.js';
-import { emptySummary } from './analyze/aggregate.js';
 import { listInputFiles } from './ingest/index.js';
 import type { FlowSummary } from './model/flow-summary.js';
 import type { Issue, SourceAccount } from './model/issue.js';
@@ -36,29 +36,32 @@ export interface GatherFlowsOptions {
 }
 
 export interface GatheredFlows {
-  summary: FlowSummary;
+  /** The flows, folded in a FlowTable: write snapshots from it directly. */
+  table: FlowTable;
+  /** The FlowSummary of the table, built on first use. */
+  readonly summary: FlowSummary;
   accounts: SourceAccount[];
   /** Snapshot files merged in. */
   snapshots: string[];
 }
 
-/** Reads every input and folds it into one summary. */
+/** Reads every input and folds it into one table of flows. */
 export async function gatherFlows(options: GatherFlowsOptions): Promise<GatheredFlows> {
   const files = await listInputFiles(options.paths);
-  const summary = emptySummary();
+  const table = new FlowTable();
   const snapshots: string[] = [];
   const mergeSnapshot = async (path: string): Promise<void> => {
-    mergeInto(summary, await loadSnapshot(path));
+    table.importColumns(columnsFromSummary(await loadSnapshot(path)));
     snapshots.push(path);
   };
   for (const path of options.snapshots ?? []) await mergeSnapshot(path);
   options.abortSignal?.throwIfAborted();
-  const local = await analyzeFiles(files, { onIssue: options.onIssue, onProgress: options.onProgress, workers: options.workers });
-  mergeInto(summary, local.summary);
+  const local = await analyzeFiles(files, { onIssue: options.onIssue, onProgress: options.onProgress, workers: options.workers, into: table });
   for (const path of local.snapshots) await mergeSnapshot(path);
   const accounts = local.accounts;
   for (const source of options.remote ?? []) {
-    await analyze(source.read({ onIssue: options.onIssue ?? (() => {}), accounts, abortSignal: options.abortSignal }), summary);
+    for await (const record of source.read({ onIssue: options.onIssue ?? (() => {}), accounts, abortSignal: options.abortSignal })) table.addRecord(record);
   }
-  return { summary, accounts, snapshots };
+  let summary: FlowSummary | undefined;
+  return { table, get summary() { return (summary ??= table.toSummary()); }, accounts, snapshots };
 }

@@ -26,8 +26,12 @@ export class Interner {
   }
 
   idOfBytes(buf: Uint8Array, start: number, end: number): number {
-    let h = 0x811c9dc5 | 0;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    // Hash the length, the first 8 and the last 24 bytes: ARM ids share long prefixes and differ at
+    // the end, and full comparison settles any collision.
+    let h = Math.imul(0x811c9dc5 ^ (end - start), 0x01000193);
+    const head = Math.min(end, start + 8);
+    for (let i = start; i < head; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    for (let i = Math.max(head, end - 24); i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
     const mask = this.#slots.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const slot = this.#slots[i]!;
@@ -115,33 +119,13 @@ export class FlowTable {
    * Adds one row. `resource`, `rule`, `operation` are interned ids or -1; `sourceIp` an ipCode or -1.
    */
   add(group: number, peer: number, time: number, endTime: number, count: number, resource: number, rule: number, sourceIp: number, operation: number): void {
-    let peers = this.#groups.get(group);
-    if (!peers) { peers = new Map(); this.#groups.set(group, peers); }
-    let acc = peers.get(peer);
-    const day = Math.floor(time / DAY_MS);
-    if (!acc) {
-      acc = { hits: 0, first: time, last: endTime, day0: day, day0Hits: 0, days: null, res0: -1, res: null, rule0: -1, rule0Hits: 0, rules: null, ips: null, ops: [] };
-      peers.set(peer, acc);
-    }
+    const acc = this.#accFor(group, peer, time, endTime);
     acc.hits += count;
     if (time < acc.first) acc.first = time;
     if (endTime > acc.last) acc.last = endTime;
-    if (acc.days === null && day === acc.day0) acc.day0Hits += count;
-    else {
-      if (acc.days === null) { acc.days = new Map([[acc.day0, acc.day0Hits]]); }
-      acc.days.set(day, (acc.days.get(day) ?? 0) + count);
-    }
-    if (resource >= 0 && resource !== acc.res0) {
-      if (acc.res0 === -1) acc.res0 = resource;
-      else (acc.res ??= new Set()).add(resource);
-    }
-    if (rule >= 0) {
-      if (acc.rules === null && (acc.rule0 === -1 || acc.rule0 === rule)) { acc.rule0 = rule; acc.rule0Hits += count; }
-      else {
-        if (acc.rules === null) acc.rules = new Map([[acc.rule0, acc.rule0Hits]]);
-        acc.rules.set(rule, (acc.rules.get(rule) ?? 0) + count);
-      }
-    }
+    addDay(acc, Math.floor(time / DAY_MS), count);
+    if (resource >= 0) addResource(acc, resource);
+    if (rule >= 0) addRule(acc, rule, count);
     if (sourceIp >= 0) (acc.ips ??= new Set()).add(sourceIp);
     if (operation >= 0 && !acc.ops.includes(operation)) this.#addOperation(acc.ops, operation);
   }
@@ -177,6 +161,63 @@ export class FlowTable {
     return n;
   }
 
+  /**
+   * The flows as columns (typed arrays plus one string table): cheap to send between threads and
+   * to write as Arrow. Lists are in CSR form (offsets into one values array per list column).
+   */
+  exportColumns(): FlowColumns {
+    const b = new ColumnsBuilder(this.interner.strings.slice());
+    for (const [g, peers] of this.#groups) {
+      const [perimeter, profile, category] = this.#groupKeys.get(g)!;
+      for (const [code, acc] of peers) {
+        const days = acc.days ? [...acc.days] : [[acc.day0, acc.day0Hits] as [number, number]];
+        const res = acc.res0 >= 0 ? [acc.res0, ...(acc.res ?? [])] : [];
+        const rules = acc.rules ? [...acc.rules] : acc.rule0 >= 0 ? [[acc.rule0, acc.rule0Hits] as [number, number]] : [];
+        b.push(perimeter, profile, category, code, acc.hits, acc.first, acc.last, days, res, rules, acc.ips ? [...acc.ips] : [], acc.ops);
+      }
+    }
+    return b.build();
+  }
+
+  /** Merges columns (from another table, a worker or a snapshot) into this table. */
+  importColumns(cols: FlowColumns): void {
+    const remap = new Int32Array(cols.strings.length);
+    for (let k = 0; k < cols.strings.length; k++) remap[k] = this.interner.id(cols.strings[k]!);
+    const code = (c: number): number => {
+      if (c < TEXT_IP || c >= NONE) return c;
+      const base = c >= FQDN ? FQDN : c >= RESOURCE ? RESOURCE : TEXT_IP;
+      return base + remap[c - base]!;
+    };
+    for (let i = 0; i < cols.length; i++) {
+      const group = this.group(remap[cols.perimeter[i]!]!, remap[cols.profile[i]!]!, cols.category[i]!);
+      const first = cols.first[i]!;
+      const last = cols.last[i]!;
+      const acc = this.#accFor(group, code(cols.peer[i]!), first, last);
+      acc.hits += cols.hits[i]!;
+      if (first < acc.first) acc.first = first;
+      if (last > acc.last) acc.last = last;
+      for (let k = cols.dayOffsets[i]!; k < cols.dayOffsets[i + 1]!; k++) addDay(acc, cols.days[k]!, cols.dayHits[k]!);
+      for (let k = cols.resOffsets[i]!; k < cols.resOffsets[i + 1]!; k++) addResource(acc, remap[cols.res[k]!]!);
+      for (let k = cols.ruleOffsets[i]!; k < cols.ruleOffsets[i + 1]!; k++) addRule(acc, remap[cols.rules[k]!]!, cols.ruleHits[k]!);
+      for (let k = cols.ipOffsets[i]!; k < cols.ipOffsets[i + 1]!; k++) (acc.ips ??= new Set()).add(code(cols.ips[k]!));
+      for (let k = cols.opOffsets[i]!; k < cols.opOffsets[i + 1]!; k++) {
+        const op = remap[cols.ops[k]!]!;
+        if (!acc.ops.includes(op)) this.#addOperation(acc.ops, op);
+      }
+    }
+  }
+
+  #accFor(group: number, peer: number, first: number, last: number): Acc {
+    let peers = this.#groups.get(group);
+    if (!peers) { peers = new Map(); this.#groups.set(group, peers); }
+    let acc = peers.get(peer);
+    if (!acc) {
+      acc = { hits: 0, first, last, day0: -1, day0Hits: 0, days: null, res0: -1, res: null, rule0: -1, rule0Hits: 0, rules: null, ips: null, ops: [] };
+      peers.set(peer, acc);
+    }
+    return acc;
+  }
+
   /** Plain FlowSummary with string keys. */
   toSummary(): FlowSummary {
     const s = this.interner.strings;
@@ -201,7 +242,7 @@ export class FlowTable {
         const flow: Flow = {
           perimeterId: s[perimeter]!, profile: s[profile]!, category: categories[category]!.name, peerKind, peer,
           hits: acc.hits, firstSeen: acc.first, lastSeen: acc.last,
-          dayHits: acc.days ?? new Map([[acc.day0, acc.day0Hits]]),
+          dayHits: acc.days ? new Map(acc.days) : new Map([[acc.day0, acc.day0Hits]]),
           resources, matchedRules,
           sourceIps: new Set(acc.ips ? [...acc.ips].map(ipText) : []),
           operations: new Set(acc.ops.map((o) => s[o]!)),
@@ -222,4 +263,106 @@ function ipv4Number(text: string): number {
     if (c === 46) { acc = acc * 256 + part; part = 0; } else part = part * 10 + (c - 48);
   }
   return acc * 256 + part;
+}
+
+/** Adds hits on a day; a Map only from the second distinct day. */
+function addDay(acc: Acc, day: number, hits: number): void {
+  if (acc.days === null && (acc.day0 === -1 || acc.day0 === day)) { acc.day0 = day; acc.day0Hits += hits; return; }
+  if (acc.days === null) acc.days = new Map([[acc.day0, acc.day0Hits]]);
+  acc.days.set(day, (acc.days.get(day) ?? 0) + hits);
+}
+
+function addResource(acc: Acc, resource: number): void {
+  if (resource === acc.res0) return;
+  if (acc.res0 === -1) acc.res0 = resource;
+  else (acc.res ??= new Set()).add(resource);
+}
+
+function addRule(acc: Acc, rule: number, hits: number): void {
+  if (acc.rules === null && (acc.rule0 === -1 || acc.rule0 === rule)) { acc.rule0 = rule; acc.rule0Hits += hits; return; }
+  if (acc.rules === null) acc.rules = new Map([[acc.rule0, acc.rule0Hits]]);
+  acc.rules.set(rule, (acc.rules.get(rule) ?? 0) + hits);
+}
+
+/** Flows as columns; see FlowTable.exportColumns(). Peer and IP codes refer to `strings`. */
+export interface FlowColumns {
+  strings: string[];
+  length: number;
+  perimeter: Int32Array; profile: Int32Array; category: Int32Array; peer: Float64Array;
+  hits: Float64Array; first: Float64Array; last: Float64Array;
+  dayOffsets: Int32Array; days: Int32Array; dayHits: Float64Array;
+  resOffsets: Int32Array; res: Int32Array;
+  ruleOffsets: Int32Array; rules: Int32Array; ruleHits: Float64Array;
+  ipOffsets: Int32Array; ips: Float64Array;
+  opOffsets: Int32Array; ops: Int32Array;
+}
+
+class ColumnsBuilder {
+  readonly #c = { perimeter: [] as number[], profile: [] as number[], category: [] as number[], peer: [] as number[], hits: [] as number[], first: [] as number[], last: [] as number[],
+    dayOffsets: [0], days: [] as number[], dayHits: [] as number[], resOffsets: [0], res: [] as number[],
+    ruleOffsets: [0], rules: [] as number[], ruleHits: [] as number[], ipOffsets: [0], ips: [] as number[], opOffsets: [0], ops: [] as number[] };
+  readonly #strings: string[];
+  constructor(strings: string[]) { this.#strings = strings; }
+
+  push(perimeter: number, profile: number, category: number, peer: number, hits: number, first: number, last: number,
+    days: readonly (readonly [number, number])[], res: readonly number[], rules: readonly (readonly [number, number])[], ips: readonly number[], ops: readonly number[]): void {
+    const c = this.#c;
+    c.perimeter.push(perimeter); c.profile.push(profile); c.category.push(category); c.peer.push(peer);
+    c.hits.push(hits); c.first.push(first); c.last.push(last);
+    for (const [d, h] of days) { c.days.push(d); c.dayHits.push(h); }
+    c.dayOffsets.push(c.days.length);
+    for (const r of res) c.res.push(r);
+    c.resOffsets.push(c.res.length);
+    for (const [r, h] of rules) { c.rules.push(r); c.ruleHits.push(h); }
+    c.ruleOffsets.push(c.rules.length);
+    for (const ip of ips) c.ips.push(ip);
+    c.ipOffsets.push(c.ips.length);
+    for (const o of ops) c.ops.push(o);
+    c.opOffsets.push(c.ops.length);
+  }
+
+  build(): FlowColumns {
+    const c = this.#c;
+    const i32 = Int32Array.from.bind(Int32Array);
+    const f64 = Float64Array.from.bind(Float64Array);
+    return {
+      strings: this.#strings, length: c.perimeter.length,
+      perimeter: i32(c.perimeter), profile: i32(c.profile), category: i32(c.category), peer: f64(c.peer),
+      hits: f64(c.hits), first: f64(c.first), last: f64(c.last),
+      dayOffsets: i32(c.dayOffsets), days: i32(c.days), dayHits: f64(c.dayHits),
+      resOffsets: i32(c.resOffsets), res: i32(c.res),
+      ruleOffsets: i32(c.ruleOffsets), rules: i32(c.rules), ruleHits: f64(c.ruleHits),
+      ipOffsets: i32(c.ipOffsets), ips: f64(c.ips), opOffsets: i32(c.opOffsets), ops: i32(c.ops),
+    };
+  }
+}
+
+/** Columns of a FlowSummary (snapshots and other summaries enter a FlowTable this way). */
+export function columnsFromSummary(summary: FlowSummary): FlowColumns {
+  const table = new FlowTable();
+  const i = table.interner;
+  const b = new ColumnsBuilder(i.strings);
+  const categoryIndex = new Map(categories.map((c, k) => [c.name, k] as [string, number]));
+  const ip = (text: string): number => (text.includes(':') ? TEXT_IP + i.id(text) : ipv4Number(text));
+  for (const f of summary.flows.values()) {
+    const peer = f.peerKind === 'ip' ? ip(f.peer) : f.peerKind === 'resource' ? RESOURCE + i.id(f.peer) : f.peerKind === 'fqdn' ? FQDN + i.id(f.peer) : NONE;
+    b.push(i.id(f.perimeterId), i.id(f.profile), categoryIndex.get(f.category)!, peer, f.hits, f.firstSeen, f.lastSeen,
+      [...f.dayHits], [...f.resources].map((r) => i.id(r)), [...f.matchedRules].map(([r, h]) => [i.id(r), h] as [number, number]),
+      [...f.sourceIps].map(ip), [...f.operations].map((o) => i.id(o)));
+  }
+  return b.build();
+}
+
+/** Kind and text of a peer code. */
+export function peerOfCode(code: number, strings: readonly string[]): { kind: PeerKind; text: string } {
+  if (code < TEXT_IP) return { kind: 'ip', text: formatIPv4(code) };
+  if (code < RESOURCE) return { kind: 'ip', text: strings[code - TEXT_IP]! };
+  if (code < FQDN) return { kind: 'resource', text: strings[code - RESOURCE]! };
+  if (code < NONE) return { kind: 'fqdn', text: strings[code - FQDN]! };
+  return { kind: 'none', text: '' };
+}
+
+/** Text of a caller-IP code. */
+export function ipOfCode(code: number, strings: readonly string[]): string {
+  return code < TEXT_IP ? formatIPv4(code) : strings[code - TEXT_IP]!;
 }

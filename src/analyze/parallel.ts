@@ -9,10 +9,8 @@ import { open, stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { detectFormat, type InputFile } from '../ingest/index.js';
 import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js';
-import type { FlowSummary } from '../model/flow-summary.js';
-import { flowKeyString } from '../model/flow-summary.js';
-import { emptySummary, mergeInto } from './aggregate.js';
-import { fromPlainFlow, runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
+import { FlowTable, type FlowColumns } from './flow-table.js';
+import { runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
 
 export interface AnalyzeFilesOptions {
   onIssue?: (issue: Issue) => void;
@@ -22,10 +20,13 @@ export interface AnalyzeFilesOptions {
   workers?: number;
   /** Bytes per range of a large JSON lines file (default 32 MiB). */
   rangeBytes?: number;
+  /** Fold into this table instead of a new one. */
+  into?: FlowTable;
 }
 
 export interface AnalyzedFiles {
-  summary: FlowSummary;
+  /** The flows (the `into` table when given); `toSummary()` gives the FlowSummary. */
+  table: FlowTable;
   accounts: SourceAccount[];
   /** Files that are flow snapshots, for the caller to load and merge. */
   snapshots: string[];
@@ -83,19 +84,23 @@ function workerUrl(): URL {
   return new URL('./scan-worker.js', here);
 }
 
-/** Runs tasks on a pool of workers, handing each result to `onResult` as it arrives. */
-async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void): Promise<void> {
+/**
+ * Runs tasks on a pool of workers, handing each result to `onResult` as it arrives; when the
+ * queue is empty each worker sends its flows once, to `onFlows`.
+ */
+async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onFlows: (columns: FlowColumns) => void): Promise<void> {
   let next = 0;
   const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
   try {
     await Promise.all(pool.map((worker) => new Promise<void>((resolve, reject) => {
       const give = (): void => {
-        if (next >= tasks.length) { resolve(); return; }
+        if (next >= tasks.length) { worker.postMessage({ id: -1 }); return; }
         const id = next++;
         worker.postMessage({ id, task: tasks[id] });
       };
-      worker.on('message', (m: { id: number; result?: TaskResult; error?: string }) => {
+      worker.on('message', (m: { id: number; result?: TaskResult; columns?: FlowColumns; error?: string }) => {
         if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
+        if (m.columns) { onFlows(m.columns); resolve(); return; }
         onResult(m.result!);
         give();
       });
@@ -111,21 +116,18 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
 export async function analyzeFiles(files: readonly InputFile[], options: AnalyzeFilesOptions = {}): Promise<AnalyzedFiles> {
   const { tasks, totalBytes } = await planTasks(files, options.rangeBytes ?? 32 << 20);
   const workers = options.workers ?? (totalBytes >= SMALL_INPUT ? availableParallelism() : 0);
-  const summary = emptySummary();
   const parts: PartResult[] = [];
   let carefulLines = 0;
   let done = 0;
   const onResult = (r: TaskResult): void => {
-    const partial: FlowSummary = { flows: new Map() };
-    for (const p of r.flows) { const f = fromPlainFlow(p); partial.flows.set(flowKeyString(f), f); }
-    mergeInto(summary, partial);
     parts.push(...r.parts);
     carefulLines += r.carefulLines;
     done += r.parts.length;
     options.onProgress?.(done, tasks.reduce((n, t) => n + t.parts.length, 0));
   };
-  if (workers > 0 && tasks.length > 0) await runOnWorkers(tasks, workers, onResult);
-  else for (const task of tasks) onResult(await runScanTask(task));
+  const table = options.into ?? new FlowTable();
+  if (workers > 0 && tasks.length > 0) await runOnWorkers(tasks, workers, onResult, (columns) => table.importColumns(columns));
+  else for (const task of tasks) onResult(await runScanTask(task, table));
 
   // Put parts back in file order; number lines across the parts of a file.
   parts.sort((a, b) => a.fileIndex - b.fileIndex || a.part - b.part);
@@ -151,5 +153,5 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
     }
     lineOffset += p.lines;
   }
-  return { summary, accounts, snapshots, carefulLines };
+  return { table, accounts, snapshots, carefulLines };
 }

@@ -5,7 +5,7 @@
 
 import { lookupCategory, categories, type CategoryInfo } from '../model/category.js';
 import type { IssueCode } from '../model/issue.js';
-import { formatAddress, parseIPv4, parseLoggedIp } from '../model/ip.js';
+import { formatAddress, parseLoggedIp } from '../model/ip.js';
 import { rowsOfValue } from '../ingest/jsonl.js';
 import { Field, ScannedLine, ValueKind, scanLine } from '../ingest/jsonl-scanner.js';
 import { canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
@@ -28,7 +28,6 @@ export function emptyCounts(): ScanCounts {
 
 export interface LineIssue { code: IssueCode; line: number; message: string }
 
-const NOT_CACHED = -2;
 const INVALID = -1;
 
 /** Normalizes scanned fields into FlowTable rows; caches every canonical form by interned id. */
@@ -115,9 +114,37 @@ export class JsonlFolder {
     return this.table.interner.idOfBytes(buf, s, e);
   }
 
-  #cached(cache: number[], raw: number, make: (text: string) => number): number {
-    let v = cache[raw];
-    if (v === undefined || v === NOT_CACHED) { v = make(this.table.interner.strings[raw]!); cache[raw] = v; }
+  /** Canonical perimeter id (interned) of a raw value, or INVALID; cached by raw id. */
+  #perimeter(raw: number): number {
+    let v = this.#perimeterOf[raw];
+    if (v === undefined) {
+      const c = canonicalPerimeterId(this.table.interner.strings[raw]!);
+      v = this.#perimeterOf[raw] = c === '' ? INVALID : this.table.interner.id(c);
+    }
+    return v;
+  }
+
+  #lower(raw: number): number {
+    let v = this.#lowerOf[raw];
+    if (v === undefined) v = this.#lowerOf[raw] = this.table.interner.id(this.table.interner.strings[raw]!.toLowerCase());
+    return v;
+  }
+
+  #resource(raw: number): number {
+    let v = this.#resourceOf[raw];
+    if (v === undefined) {
+      const c = canonicalResourceId(this.table.interner.strings[raw]!);
+      v = this.#resourceOf[raw] = c === '' ? INVALID : this.table.interner.id(c);
+    }
+    return v;
+  }
+
+  #fqdn(raw: number): number {
+    let v = this.#fqdnOf[raw];
+    if (v === undefined) {
+      const c = canonicalFqdn(this.table.interner.strings[raw]!);
+      v = this.#fqdnOf[raw] = c === '' ? INVALID : this.table.interner.id(c);
+    }
     return v;
   }
 
@@ -168,19 +195,21 @@ export class JsonlFolder {
     if (Number.isNaN(perRaw)) return false;
     if (perRaw < 0) perRaw = this.#text(buf, Field.Perimeter);
     if (!(perRaw >= 0)) return false;
-    const perimeter = this.#cached(this.#perimeterOf, perRaw, (t) => { const c = canonicalPerimeterId(t); return c === '' ? INVALID : interner.id(c); });
+    const perimeter = this.#perimeter(perRaw);
     if (perimeter === INVALID) return false;
     const profRaw = this.#text(buf, Field.Profile);
     if (!(profRaw >= 0)) return false;
-    const profile = this.#cached(this.#lowerOf, profRaw, (t) => interner.id(t.toLowerCase()));
-    // source IP
+    const profile = this.#lower(profRaw);
+    // source IP: dotted quads straight from bytes (no string per address); other shapes interned
     let v4 = -1;
     let ipText = '';
-    const ipRaw = this.#text(buf, Field.SourceIp);
-    if (Number.isNaN(ipRaw)) return false;
-    if (ipRaw >= 0) {
-      v4 = parseIPv4(interner.strings[ipRaw]!);
+    let ipRaw = -1;
+    if (sc.kind[Field.SourceIp] === ValueKind.String && sc.end[Field.SourceIp]! > sc.start[Field.SourceIp]!) {
+      v4 = ipv4FromBytes(buf, sc.start[Field.SourceIp]!, sc.end[Field.SourceIp]!);
+      ipRaw = 0;
       if (v4 < 0) {
+        ipRaw = this.#text(buf, Field.SourceIp);
+        if (!(ipRaw >= 0)) return false;
         const ip = parseLoggedIp(interner.strings[ipRaw]!);
         if (!ip) return false;
         if (ip.version === 4) v4 = Number(ip.value);
@@ -193,7 +222,7 @@ export class JsonlFolder {
     if (category.direction === 'Inbound') {
       const srRaw = this.#text(buf, Field.SourceResource);
       if (Number.isNaN(srRaw)) return false;
-      const sr = srRaw >= 0 ? this.#cached(this.#resourceOf, srRaw, (t) => { const c = canonicalResourceId(t); return c === '' ? INVALID : interner.id(c); }) : INVALID;
+      const sr = srRaw >= 0 ? this.#resource(srRaw) : INVALID;
       if (sr >= 0) {
         peer = FlowTable.peerResource(sr);
         if (hasIp) sourceIp = ipCode(interner, ipText, v4);
@@ -205,13 +234,13 @@ export class JsonlFolder {
       if (fqRaw < 0) fqRaw = this.#text(buf, Field.DestFqdnLong);
       if (Number.isNaN(fqRaw)) return false;
       if (fqRaw >= 0) {
-        const fqdn = this.#cached(this.#fqdnOf, fqRaw, (t) => { const c = canonicalFqdn(t); return c === '' ? INVALID : interner.id(c); });
+        const fqdn = this.#fqdn(fqRaw);
         if (fqdn === INVALID) return false;
         peer = FlowTable.peerFqdn(fqdn);
       } else {
         const drRaw = this.#text(buf, Field.DestResource);
         if (Number.isNaN(drRaw)) return false;
-        const dr = drRaw >= 0 ? this.#cached(this.#resourceOf, drRaw, (t) => { const c = canonicalResourceId(t); return c === '' ? INVALID : interner.id(c); }) : INVALID;
+        const dr = drRaw >= 0 ? this.#resource(drRaw) : INVALID;
         peer = dr >= 0 ? FlowTable.peerResource(dr) : FlowTable.peerNone;
         if (dr >= 0 && hasIp) sourceIp = ipCode(interner, ipText, v4);
       }
@@ -220,7 +249,7 @@ export class JsonlFolder {
     const ruleRaw = this.#text(buf, Field.MatchedRule);
     const opRaw = this.#text(buf, Field.Operation);
     if (Number.isNaN(resRaw) || Number.isNaN(ruleRaw) || Number.isNaN(opRaw)) return false;
-    const resource = resRaw >= 0 ? this.#cached(this.#resourceOf, resRaw, (t) => { const c = canonicalResourceId(t); return c === '' ? INVALID : interner.id(c); }) : -1;
+    const resource = resRaw >= 0 ? this.#resource(resRaw) : -1;
     if (ruleRaw >= 0 && interner.strings[ruleRaw]!.startsWith('{')) return false;
 
     this.table.add(this.table.group(perimeter, profile, category.index), peer, time, endTime, count, resource, ruleRaw, sourceIp, opRaw);
@@ -236,29 +265,25 @@ export class JsonlFolder {
     const s = this.#scanned.start[f]!;
     const e = this.#scanned.end[f]!;
     const n = e - s;
-    const d = (i: number): number => buf[s + i]! - 0x30;
     if (n >= 19 && buf[s + 4] === 0x2d && buf[s + 7] === 0x2d && buf[s + 10] === 0x54 && buf[s + 13] === 0x3a && buf[s + 16] === 0x3a) {
-      let ok = true;
-      for (const i of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) { const x = d(i); if (x < 0 || x > 9) { ok = false; break; } }
-      let ms = 0;
+      const y = digits(buf, s, 4);
+      const mo = digits(buf, s + 5, 2);
+      const day = digits(buf, s + 8, 2);
+      const h = digits(buf, s + 11, 2);
+      const mi = digits(buf, s + 14, 2);
+      const sec = digits(buf, s + 17, 2);
       let i = 19;
+      let ms = 0;
+      let ok = (y | mo | day | h | mi | sec) >= 0;
       if (ok && i < n && buf[s + i] === 0x2e) {
         i++;
-        let digits = 0;
-        let frac = 0;
-        while (i < n && buf[s + i]! >= 0x30 && buf[s + i]! <= 0x39) { if (digits < 3) frac = frac * 10 + d(i); digits++; i++; }
-        if (digits === 0 || digits > 9) ok = false;
-        for (let k = digits; k < 3; k++) frac *= 10;
-        ms = frac;
+        let count = 0;
+        while (i < n && buf[s + i]! >= 0x30 && buf[s + i]! <= 0x39) { if (count < 3) ms = ms * 10 + (buf[s + i]! - 0x30); count++; i++; }
+        if (count === 0 || count > 9) ok = false;
+        for (let k = count; k < 3; k++) ms *= 10;
       }
       if (ok && i < n && buf[s + i] === 0x5a) i++;
       if (ok && i === n) {
-        const y = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
-        const mo = d(5) * 10 + d(6);
-        const day = d(8) * 10 + d(9);
-        const h = d(11) * 10 + d(12);
-        const mi = d(14) * 10 + d(15);
-        const sec = d(17) * 10 + d(18);
         if (mo < 1 || mo > 12 || day < 1 || h > 23 || mi > 59 || sec > 59) return NaN;
         if (day > 28 && day > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return NaN;
         return Date.UTC(y, mo - 1, day, h, mi, sec, ms);
@@ -267,4 +292,40 @@ export class JsonlFolder {
     if (buf[s]! <= 0x20 || buf[e - 1]! <= 0x20) return NaN;
     return parseLogTime(this.#decoder.decode(buf.subarray(s, e)));
   }
+}
+
+/** A strict dotted quad (as parseIPv4) from bytes, or -1. */
+function ipv4FromBytes(buf: Uint8Array, s: number, e: number): number {
+  const n = e - s;
+  if (n < 7 || n > 15) return -1;
+  let acc = 0;
+  let part = 0;
+  let count = 0;
+  let dots = 0;
+  for (let i = s; i < e; i++) {
+    const c = buf[i]!;
+    if (c >= 0x30 && c <= 0x39) {
+      if (count > 0 && part === 0) return -1;
+      part = part * 10 + (c - 0x30);
+      if (part > 255) return -1;
+      count++;
+    } else if (c === 0x2e) {
+      if (count === 0 || ++dots > 3) return -1;
+      acc = acc * 256 + part;
+      part = 0;
+      count = 0;
+    } else return -1;
+  }
+  return dots === 3 && count > 0 ? acc * 256 + part : -1;
+}
+
+/** `count` decimal digits at `p` as a number, or -1 when one is not a digit. */
+function digits(buf: Uint8Array, p: number, count: number): number {
+  let v = 0;
+  for (let i = 0; i < count; i++) {
+    const c = buf[p + i]! - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
 }

@@ -1,12 +1,10 @@
 // Analyze stage, hot path: one unit of work for a worker thread (or the main thread): some whole
 // files or one byte range of a large JSON lines file, folded into a FlowTable. The result carries
-// the flows in a plain form that crosses threads cheaply, the counts and the issues per file part.
+// the counts and the issues per file part; the flows stay in the table.
 
 import { emptyAccount, type IssueCode, type SourceAccount } from '../model/issue.js';
 import { detectFormat, readRecords } from '../ingest/index.js';
 import { openFile } from '../ingest/byte-source.js';
-import type { Flow, FlowSummary } from '../model/flow-summary.js';
-import type { PeerKind } from '../model/record.js';
 import { FlowTable } from './flow-table.js';
 import { foldChunks, foldPlainRange } from './scan-file.js';
 import { JsonlFolder, type LineIssue } from './scan-jsonl.js';
@@ -35,37 +33,19 @@ export interface PartResult {
   snapshot?: boolean;
 }
 
-/** Flows as arrays: structured clone copies these far faster than Maps of objects. */
-export type PlainFlow = [string, string, string, PeerKind, string, number, number, number, number[], number[], string[], string[], number[], string[], string[]];
-
-export interface TaskResult { flows: PlainFlow[]; parts: PartResult[]; carefulLines: number }
-
-export function toPlainFlows(summary: FlowSummary): PlainFlow[] {
-  const out: PlainFlow[] = [];
-  for (const f of summary.flows.values()) {
-    out.push([f.perimeterId, f.profile, f.category, f.peerKind, f.peer, f.hits, f.firstSeen, f.lastSeen,
-      [...f.dayHits.keys()], [...f.dayHits.values()], [...f.resources], [...f.matchedRules.keys()], [...f.matchedRules.values()],
-      [...f.sourceIps], [...f.operations]]);
-  }
-  return out;
-}
-
-export function fromPlainFlow(p: PlainFlow): Flow {
-  return {
-    perimeterId: p[0], profile: p[1], category: p[2], peerKind: p[3], peer: p[4], hits: p[5], firstSeen: p[6], lastSeen: p[7],
-    dayHits: new Map(p[8].map((d, i) => [d, p[9][i]!] as [number, number])), resources: new Set(p[10]),
-    matchedRules: new Map(p[11].map((r, i) => [r, p[12][i]!] as [string, number])), sourceIps: new Set(p[13]), operations: new Set(p[14]),
-  };
-}
+export interface TaskResult { parts: PartResult[]; carefulLines: number }
 
 function counts(): Omit<SourceAccount, 'source'> {
   const { source: _, ...rest } = emptyAccount('');
   return rest;
 }
 
-/** Runs one task. Never throws for bad content; a file that cannot be opened is a read-error issue. */
-export async function runScanTask(task: ScanTask): Promise<TaskResult> {
-  const table = new FlowTable();
+/**
+ * Runs one task into `table` (a worker keeps one table for all its tasks, so partial summaries
+ * are converted and merged once per worker, not once per task). Never throws for bad content; a
+ * file that cannot be opened is a read-error issue.
+ */
+export async function runScanTask(task: ScanTask, table: FlowTable): Promise<TaskResult> {
   const parts: PartResult[] = [];
   let carefulLines = 0;
   for (const part of task.parts) {
@@ -127,5 +107,5 @@ export async function runScanTask(task: ScanTask): Promise<TaskResult> {
       fileIssue('read-error', 0, `Cannot read: ${(error as Error).message}`);
     }
   }
-  return { flows: toPlainFlows(table.toSummary()), parts, carefulLines };
+  return { parts, carefulLines };
 }

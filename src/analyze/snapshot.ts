@@ -5,45 +5,119 @@
 import { readFile } from 'node:fs/promises';
 import {
   Field, Float64, Int32, List, RecordBatch, Schema, Table, TimestampMillisecond, Utf8,
-  tableFromIPC, tableToIPC, vectorFromArray,
+  makeData, makeVector, tableFromIPC, tableToIPC, type Data,
 } from 'apache-arrow';
 import { NspError } from '../errors.js';
+import { categories } from '../model/category.js';
 import { flowKeyString, type FlowSummary } from '../model/flow-summary.js';
 import type { PeerKind } from '../model/record.js';
-import { emptySummary, sortedFlows } from './aggregate.js';
+import { emptySummary } from './aggregate.js';
+import { columnsFromSummary, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
 
 const FORMAT_KEY = 'nsp-advisor.snapshot';
 const FORMAT_VERSION = '1';
 
-const listOf = (type: Utf8 | Int32 | Float64): List => new List(new Field('item', type, false));
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A Utf8 column built by hand: vectorFromArray is slow on many distinct strings (stack.md §4). */
+function utf8Data(strings: readonly string[]): Data<Utf8> {
+  const offsets = new Int32Array(strings.length + 1);
+  let capacity = 0;
+  for (const s of strings) capacity += s.length * 3;
+  const bytes = new Uint8Array(capacity);
+  let pos = 0;
+  for (let i = 0; i < strings.length; i++) {
+    pos += encoder.encodeInto(strings[i]!, bytes.subarray(pos)).written;
+    offsets[i + 1] = pos;
+  }
+  return makeData({ type: new Utf8(), length: strings.length, nullCount: 0, valueOffsets: offsets, data: bytes.subarray(0, pos) });
+}
+
+/** A List column over a child column: rows[i] is the list of row i. */
+function listData<T>(rows: readonly T[][], child: (items: T[]) => Data): Data<List> {
+  const offsets = new Int32Array(rows.length + 1);
+  const items: T[] = [];
+  for (let i = 0; i < rows.length; i++) { for (const x of rows[i]!) items.push(x); offsets[i + 1] = items.length; }
+  const childData = child(items);
+  return makeData({ type: new List(new Field('item', childData.type, false)), length: rows.length, nullCount: 0, valueOffsets: offsets, child: childData });
+}
+
+const float64Data = (values: number[]): Data<Float64> => makeData({ type: new Float64(), length: values.length, nullCount: 0, data: Float64Array.from(values) });
+const int32Data = (values: number[]): Data<Int32> => makeData({ type: new Int32(), length: values.length, nullCount: 0, data: Int32Array.from(values) });
+const timeData = (values: number[]): Data<TimestampMillisecond> =>
+  makeData({ type: new TimestampMillisecond(), length: values.length, nullCount: 0, data: BigInt64Array.from(values, (v) => BigInt(v)) });
 
 /** The summary as Arrow IPC file bytes; the same summary always gives the same bytes. */
 export function snapshotBytes(summary: FlowSummary): Uint8Array {
-  const flows = sortedFlows(summary);
-  const col = <T>(pick: (f: (typeof flows)[number]) => T): T[] => flows.map(pick);
-  const sortedEntries = <V>(m: Map<string, V>): [string, V][] => [...m.entries()].sort((a, b) => byCodeUnit(a[0], b[0]));
-  const days = flows.map((f) => [...f.dayHits.entries()].sort((a, b) => a[0] - b[0]));
-  const rules = flows.map((f) => sortedEntries(f.matchedRules));
-  const columns = {
-    perimeterId: vectorFromArray(col((f) => f.perimeterId), new Utf8()),
-    profile: vectorFromArray(col((f) => f.profile), new Utf8()),
-    category: vectorFromArray(col((f) => f.category), new Utf8()),
-    peerKind: vectorFromArray(col((f) => f.peerKind), new Utf8()),
-    peer: vectorFromArray(col((f) => f.peer), new Utf8()),
-    hits: vectorFromArray(col((f) => f.hits), new Float64()),
-    firstSeen: vectorFromArray(col((f) => f.firstSeen), new TimestampMillisecond()),
-    lastSeen: vectorFromArray(col((f) => f.lastSeen), new TimestampMillisecond()),
-    daysSeen: vectorFromArray(col((f) => f.dayHits.size), new Int32()),
-    days: vectorFromArray(days.map((d) => d.map(([day]) => day)), listOf(new Int32())),
-    dayHits: vectorFromArray(days.map((d) => d.map(([, hits]) => hits)), listOf(new Float64())),
-    resources: vectorFromArray(col((f) => [...f.resources].sort(byCodeUnit)), listOf(new Utf8())),
-    matchedRules: vectorFromArray(rules.map((r) => r.map(([name]) => name)), listOf(new Utf8())),
-    matchedRuleHits: vectorFromArray(rules.map((r) => r.map(([, hits]) => hits)), listOf(new Float64())),
-    sourceIps: vectorFromArray(col((f) => [...f.sourceIps].sort(byCodeUnit)), listOf(new Utf8())),
-    operations: vectorFromArray(col((f) => [...f.operations].sort(byCodeUnit)), listOf(new Utf8())),
+  return snapshotBytesFromColumns(columnsFromSummary(summary));
+}
+
+/** A flow table as Arrow IPC file bytes, without building a FlowSummary first (same bytes). */
+export function snapshotBytesFromTable(table: FlowTable): Uint8Array {
+  return snapshotBytesFromColumns(table.exportColumns());
+}
+
+/** Utf8 of strings given by id, encoding each distinct string once. */
+function utf8OfIds(ids: ArrayLike<number>, text: (id: number) => string, cache: Map<number, Uint8Array>): Data<Utf8> {
+  const offsets = new Int32Array(ids.length + 1);
+  const parts: Uint8Array[] = [];
+  let pos = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    let bytes = cache.get(id);
+    if (!bytes) { bytes = encoder.encode(text(id)); cache.set(id, bytes); }
+    parts.push(bytes);
+    pos += bytes.length;
+    offsets[i + 1] = pos;
+  }
+  const data = new Uint8Array(pos);
+  let at = 0;
+  for (const part of parts) { data.set(part, at); at += part.length; }
+  return makeData({ type: new Utf8(), length: ids.length, nullCount: 0, valueOffsets: offsets, data });
+}
+
+/** The one writer: flows sorted by key, lists sorted inside, so output depends only on content. */
+function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
+  const strings = c.strings;
+  const n = c.length;
+  const peers = Array.from({ length: n }, (_, i) => peerOfCode(c.peer[i]!, strings));
+  const categoryNames = categories.map((x) => x.name);
+  // Sort by the canonical flow key; native sort of "key\0index" strings orders by key (keys are unique).
+  const keyed = Array.from({ length: n }, (_, i) => `${flowKeyString({ perimeterId: strings[c.perimeter[i]!]!, profile: strings[c.profile[i]!]!, category: categoryNames[c.category[i]!]!, peerKind: peers[i]!.kind, peer: peers[i]!.text })}\u0000${i}`);
+  keyed.sort();
+  const order = keyed.map((k) => Number(k.slice(k.lastIndexOf('\u0000') + 1)));
+  const cache = new Map<number, Uint8Array>();
+  const text = (id: number): string => strings[id]!;
+  const pick = (col: Int32Array): Int32Array => Int32Array.from(order, (i) => col[i]!);
+  const sortedList = <T>(i: number, offsets: Int32Array, item: (k: number) => T, compare: (a: T, b: T) => number): T[] => {
+    const out: T[] = [];
+    for (let k = offsets[i]!; k < offsets[i + 1]!; k++) out.push(item(k));
+    return out.sort(compare);
   };
-  const plain = new Table(columns);
+  const byText = (a: string, b: string): number => byCodeUnit(a, b);
+  const days = order.map((i) => sortedList(i, c.dayOffsets, (k) => [c.days[k]!, c.dayHits[k]!] as [number, number], (a, b) => a[0] - b[0]));
+  const rules = order.map((i) => sortedList(i, c.ruleOffsets, (k) => [strings[c.rules[k]!]!, c.ruleHits[k]!] as [string, number], (a, b) => byCodeUnit(a[0], b[0])));
+  const columns = {
+    perimeterId: utf8OfIds(pick(c.perimeter), text, cache),
+    profile: utf8OfIds(pick(c.profile), text, cache),
+    category: utf8Data(order.map((i) => categoryNames[c.category[i]!]!)),
+    peerKind: utf8Data(order.map((i) => peers[i]!.kind)),
+    peer: utf8Data(order.map((i) => peers[i]!.text)),
+    hits: float64Data(order.map((i) => c.hits[i]!)),
+    firstSeen: timeData(order.map((i) => c.first[i]!)),
+    lastSeen: timeData(order.map((i) => c.last[i]!)),
+    daysSeen: int32Data(order.map((i) => c.dayOffsets[i + 1]! - c.dayOffsets[i]!)),
+    days: listData(days.map((d) => d.map(([day]) => day)), int32Data),
+    dayHits: listData(days.map((d) => d.map(([, hits]) => hits)), float64Data),
+    resources: listData(order.map((i) => sortedList(i, c.resOffsets, (k) => strings[c.res[k]!]!, byText)), utf8Data),
+    matchedRules: listData(rules.map((r) => r.map(([name]) => name)), utf8Data),
+    matchedRuleHits: listData(rules.map((r) => r.map(([, hits]) => hits)), float64Data),
+    sourceIps: listData(order.map((i) => sortedList(i, c.ipOffsets, (k) => ipOfCode(c.ips[k]!, strings), byText)), utf8Data),
+    operations: listData(order.map((i) => sortedList(i, c.opOffsets, (k) => strings[c.ops[k]!]!, byText)), utf8Data),
+  };
+  const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
   const schema = new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
   const table = new Table(schema, plain.batches.map((b) => new RecordBatch(schema, b.data)));
   return tableToIPC(table, 'file');
@@ -65,36 +139,56 @@ export function summaryFromSnapshot(bytes: Uint8Array, path: string): FlowSummar
     });
   }
   const summary = emptySummary();
-  const get = (name: string) => {
-    const child = table.getChild(name);
-    if (!child) throw new NspError('input-invalid', `Cannot read flow snapshot "${path}": column "${name}" is missing`);
-    return child;
-  };
-  const c = {
-    perimeterId: get('perimeterId'), profile: get('profile'), category: get('category'), peerKind: get('peerKind'),
-    peer: get('peer'), hits: get('hits'), firstSeen: get('firstSeen'), lastSeen: get('lastSeen'), days: get('days'),
-    dayHits: get('dayHits'), resources: get('resources'), matchedRules: get('matchedRules'),
-    matchedRuleHits: get('matchedRuleHits'), sourceIps: get('sourceIps'), operations: get('operations'),
-  };
-  const list = (v: { toArray(): ArrayLike<unknown> } | null): unknown[] => (v ? Array.from(v.toArray()) : []);
-  for (let i = 0; i < table.numRows; i++) {
-    const peerKind = c.peerKind.get(i) as PeerKind;
-    if (!PEER_KINDS.has(peerKind)) throw new NspError('input-invalid', `Cannot read flow snapshot "${path}": unknown peer kind "${String(peerKind)}" in row ${i}`);
-    const days = list(c.days.get(i)) as number[];
-    const dayHits = list(c.dayHits.get(i)) as number[];
-    const ruleNames = list(c.matchedRules.get(i)) as string[];
-    const ruleHits = list(c.matchedRuleHits.get(i)) as number[];
-    const flow = {
-      perimeterId: c.perimeterId.get(i) as string, profile: c.profile.get(i) as string, category: c.category.get(i) as string,
-      peerKind, peer: c.peer.get(i) as string,
-      hits: c.hits.get(i) as number, firstSeen: Number(c.firstSeen.get(i)), lastSeen: Number(c.lastSeen.get(i)),
-      dayHits: new Map(days.map((d, j) => [d, dayHits[j] ?? 0] as [number, number])),
-      resources: new Set(list(c.resources.get(i)) as string[]),
-      matchedRules: new Map(ruleNames.map((r, j) => [r, ruleHits[j] ?? 0] as [string, number])),
-      sourceIps: new Set(list(c.sourceIps.get(i)) as string[]),
-      operations: new Set(list(c.operations.get(i)) as string[]),
+  for (const batch of table.batches) {
+    const get = (name: string): Data => {
+      const child = batch.getChild(name);
+      if (!child) throw new NspError('input-invalid', `Cannot read flow snapshot "${path}": column "${name}" is missing`);
+      return child.data[0]!;
     };
-    summary.flows.set(flowKeyString(flow), flow);
+    // Columns are read straight from their buffers (Vector.get per cell is slow on large snapshots).
+    const strings = (d: Data): ((i: number) => string) => {
+      const offsets = d.valueOffsets as Int32Array;
+      const values = d.values as Uint8Array;
+      return (i) => decoder.decode(values.subarray(offsets[i]!, offsets[i + 1]!));
+    };
+    const lists = <T>(d: Data, item: (child: Data) => (i: number) => T): ((i: number) => T[]) => {
+      const offsets = d.valueOffsets as Int32Array;
+      const child = item(d.children[0]!);
+      return (i) => { const out: T[] = []; for (let k = offsets[i]!; k < offsets[i + 1]!; k++) out.push(child(k)); return out; };
+    };
+    const numbers = (d: Data): ((i: number) => number) => { const v = d.values as Float64Array | Int32Array; return (i) => v[i]!; };
+    const times = (d: Data): ((i: number) => number) => {
+      const v = d.values as BigInt64Array | Int32Array;
+      // Older arrow builds keep 64-bit values as pairs of 32-bit words.
+      return v instanceof BigInt64Array ? (i) => Number(v[i]!) : (i) => v[2 * i]! + v[2 * i + 1]! * 4294967296;
+    };
+    const c = {
+      perimeterId: strings(get('perimeterId')), profile: strings(get('profile')), category: strings(get('category')),
+      peerKind: strings(get('peerKind')), peer: strings(get('peer')), hits: numbers(get('hits')),
+      firstSeen: times(get('firstSeen')), lastSeen: times(get('lastSeen')),
+      days: lists(get('days'), numbers), dayHits: lists(get('dayHits'), numbers),
+      resources: lists(get('resources'), strings), matchedRules: lists(get('matchedRules'), strings),
+      matchedRuleHits: lists(get('matchedRuleHits'), numbers), sourceIps: lists(get('sourceIps'), strings),
+      operations: lists(get('operations'), strings),
+    };
+    for (let i = 0; i < batch.numRows; i++) {
+      const peerKind = c.peerKind(i) as PeerKind;
+      if (!PEER_KINDS.has(peerKind)) throw new NspError('input-invalid', `Cannot read flow snapshot "${path}": unknown peer kind "${peerKind}" in row ${i}`);
+      const days = c.days(i);
+      const dayHits = c.dayHits(i);
+      const ruleNames = c.matchedRules(i);
+      const ruleHits = c.matchedRuleHits(i);
+      const flow = {
+        perimeterId: c.perimeterId(i), profile: c.profile(i), category: c.category(i), peerKind, peer: c.peer(i),
+        hits: c.hits(i), firstSeen: c.firstSeen(i), lastSeen: c.lastSeen(i),
+        dayHits: new Map(days.map((d, j) => [d, dayHits[j] ?? 0] as [number, number])),
+        resources: new Set(c.resources(i)),
+        matchedRules: new Map(ruleNames.map((r, j) => [r, ruleHits[j] ?? 0] as [string, number])),
+        sourceIps: new Set(c.sourceIps(i)),
+        operations: new Set(c.operations(i)),
+      };
+      summary.flows.set(flowKeyString(flow), flow);
+    }
   }
   return summary;
 }

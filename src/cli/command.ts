@@ -3,6 +3,7 @@
 
 import type { Argv } from 'yargs';
 import type { CliDeps } from './deps.js';
+import { hasRemoteSource, remoteOptions } from './remote-options.js';
 import type { IO } from './io.js';
 
 export const EXIT = { ok: 0, finding: 1, error: 2 } as const;
@@ -17,11 +18,22 @@ export interface CommandSpec {
   run(args: Record<string, unknown>, io: IO, deps: CliDeps): Promise<ExitCode>;
 }
 
-/** Options every command that reads logs takes. */
+/**
+ * Options every command that reads logs takes: paths, --flows snapshots, the Azure sources
+ * (remote-options.ts), --strict and --quiet; at least one input is required.
+ */
 export function inputOptions(yargs: Argv): Argv {
-  return yargs
+  return remoteOptions(yargs
+    .positional('paths', { type: 'string', array: true, describe: 'Files or folders of logs: JSON lines (.gz too), JSON documents, CSV, flow snapshots' })
+    .option('flows', { type: 'string', array: true, describe: 'Flow snapshot(s) from "analyze --out" (repeatable)' })
     .option('strict', { type: 'boolean', default: false, describe: 'Exit 2 when any row or file had an issue' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print no summary or warnings on stderr, only a count of skipped rows' });
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print no summary or warnings on stderr, only a count of skipped rows' }))
+    .check((a) => {
+      if (stringList(a.paths).length === 0 && stringList(a.flows).length === 0 && !hasRemoteSource(a as Record<string, unknown>)) {
+        throw new Error('Give log paths, --flows, --workspace or --cluster');
+      }
+      return true;
+    });
 }
 
 /** A string array option value (repeatable flags). */

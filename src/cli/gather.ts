@@ -1,24 +1,30 @@
-// CLI: reads a command's inputs (paths, snapshots) into one FlowSummary, prints the accounts on
+// CLI: reads a command's inputs (paths, snapshots, workspaces, clusters) into one FlowSummary, prints the accounts on
 // stderr and enforces --strict. Every command that reads logs goes through here.
 
 import { NspError } from '../errors.js';
+import type { FlowTable } from '../analyze/flow-table.js';
 import type { FlowSummary } from '../model/flow-summary.js';
 import { gatherFlows } from '../pipeline.js';
 import { stringList } from './command.js';
 import type { CliDeps } from './deps.js';
 import type { IO } from './io.js';
+import { remoteSources, stderrHooks } from './remote-options.js';
 import { RunReporter } from './report.js';
 
 export interface CommandInputs {
-  summary: FlowSummary;
+  /** The FlowSummary, built on first use (analyze --out never needs it). */
+  readonly summary: FlowSummary;
+  /** The flows as a table: snapshots are written from it directly. */
+  table: FlowTable;
   reporter: RunReporter;
 }
 
 /** Reads `paths` (and `flows` snapshots) of a command. @throws NspError strict-issues under --strict */
-export async function gatherCommandInputs(args: Record<string, unknown>, io: IO, _deps: CliDeps): Promise<CommandInputs> {
+export async function gatherCommandInputs(args: Record<string, unknown>, io: IO, deps: CliDeps): Promise<CommandInputs> {
   const reporter = new RunReporter(io, Boolean(args.quiet));
+  const remote = await remoteSources(args, deps, stderrHooks(io, Boolean(args.quiet)));
   const gathered = await gatherFlows({
-    paths: stringList(args.paths), snapshots: stringList(args.flows), onIssue: reporter.onIssue, onProgress: reporter.onProgress,
+    paths: stringList(args.paths), snapshots: stringList(args.flows), remote, onIssue: reporter.onIssue, onProgress: reporter.onProgress,
   });
   reporter.accounts(gathered.accounts, gathered.snapshots);
   if (args.strict && reporter.issueCount > 0) {
@@ -26,5 +32,5 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
       hint: 'Fix or remove the rows named above, or run without --strict',
     });
   }
-  return { summary: gathered.summary, reporter };
+  return { get summary() { return gathered.summary; }, table: gathered.table, reporter };
 }

@@ -7,13 +7,16 @@ import { EXIT, type CommandSpec, type ExitCode } from './command.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { backtestCommand } from './commands/backtest.js';
 import { diffCommand } from './commands/diff.js';
+import { driftCommand } from './commands/drift.js';
+import { kqlCommand } from './commands/kql.js';
 import { recommendCommand } from './commands/recommend.js';
+import { reportCommand } from './commands/report.js';
 import { simulateCommand } from './commands/simulate.js';
 import type { CliDeps } from './deps.js';
 import { createProcessIO, type IO } from './io.js';
 
 /** Commands by name; the order is the order of `--help`. */
-export const commands: CommandSpec[] = [analyzeCommand, recommendCommand, simulateCommand, backtestCommand, diffCommand];
+export const commands: CommandSpec[] = [analyzeCommand, recommendCommand, simulateCommand, backtestCommand, diffCommand, driftCommand, reportCommand, kqlCommand];
 
 /** Runs the CLI with the given arguments. @returns the exit code */
 export async function main(argv: readonly string[], io: IO = createProcessIO(), deps: CliDeps = {}): Promise<ExitCode> {

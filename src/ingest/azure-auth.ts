@@ -3,10 +3,11 @@
 // credentials read their own configuration (az login, managed identity, AZURE_* variables).
 
 import type { TokenCredential } from '@azure/core-auth';
-import {
-  AzureAuthorityHosts, AzureCliCredential, DefaultAzureCredential, DeviceCodeCredential, EnvironmentCredential,
-  ManagedIdentityCredential,
-} from '@azure/identity';
+import { createRequire } from 'node:module';
+
+// @azure/identity is loaded when a credential is built, not by every run that reads files.
+const require = createRequire(import.meta.url);
+const identity = (): typeof import('@azure/identity') => require('@azure/identity') as typeof import('@azure/identity');
 
 /** Clouds by the names `az cloud list` uses. */
 export const cloudNames = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'] as const;
@@ -32,24 +33,26 @@ export interface CloudEndpoints {
   authorityHost: string;
 }
 
+/** Endpoints per cloud (public, US Government, China). */
 export const clouds: Record<CloudName, CloudEndpoints> = {
   AzureCloud: {
     logAnalytics: 'https://api.loganalytics.io/v1', logAnalyticsScope: 'https://api.loganalytics.io/.default',
     arm: 'https://management.azure.com', armScope: 'https://management.azure.com/.default',
-    authorityHost: AzureAuthorityHosts.AzurePublicCloud,
+    authorityHost: 'https://login.microsoftonline.com',
   },
   AzureUSGovernment: {
     logAnalytics: 'https://api.loganalytics.us/v1', logAnalyticsScope: 'https://api.loganalytics.us/.default',
     arm: 'https://management.usgovcloudapi.net', armScope: 'https://management.usgovcloudapi.net/.default',
-    authorityHost: AzureAuthorityHosts.AzureGovernment,
+    authorityHost: 'https://login.microsoftonline.us',
   },
   AzureChinaCloud: {
     logAnalytics: 'https://api.loganalytics.azure.cn/v1', logAnalyticsScope: 'https://api.loganalytics.azure.cn/.default',
     arm: 'https://management.chinacloudapi.cn', armScope: 'https://management.chinacloudapi.cn/.default',
-    authorityHost: AzureAuthorityHosts.AzureChina,
+    authorityHost: 'https://login.chinacloudapi.cn',
   },
 };
 
+/** Callbacks of createCredential(). */
 export interface CredentialOptions {
   /** Where the device-code sign-in prompt goes (stderr); it holds a one-time code, not a secret. */
   onDeviceCode?: (message: string) => void;
@@ -61,6 +64,7 @@ export interface CredentialOptions {
  */
 export function createCredential(mode: AuthMode, cloud: CloudName, options: CredentialOptions = {}): TokenCredential {
   const authorityHost = clouds[cloud].authorityHost;
+  const { AzureCliCredential, DefaultAzureCredential, DeviceCodeCredential, EnvironmentCredential, ManagedIdentityCredential } = identity();
   switch (mode) {
     case 'cli':
       return new AzureCliCredential();

@@ -45,14 +45,14 @@ const MATCHED_KEYS: Record<string, KeyTarget> = { accessrule: { field: Field.Mat
 const WRAPPER_KEYS = new Set(['records', 'tables']);
 
 interface KeyEntry { bytes: Uint8Array; target: KeyTarget | null; bit: number }
-interface KeyTable { byLength: Map<number, KeyEntry[]> }
+interface KeyTable { byLength: (KeyEntry[] | undefined)[] }
 function keyTable(keys: Record<string, KeyTarget>, extra: Iterable<string> = []): KeyTable {
-  const byLength = new Map<number, KeyEntry[]>();
+  const byLength: (KeyEntry[] | undefined)[] = [];
   let next = 0;
   const add = (k: string, target: KeyTarget | null): void => {
-    const list = byLength.get(k.length) ?? [];
+    const list = byLength[k.length] ?? [];
     list.push({ bytes: Buffer.from(k, 'latin1'), target, bit: 1 << next++ });
-    byLength.set(k.length, list);
+    byLength[k.length] = list;
   };
   for (const [k, t] of Object.entries(keys)) add(k, t);
   for (const k of extra) add(k, null);
@@ -74,7 +74,9 @@ const MAX_DEPTH = 64;
  */
 export function scanLine(buf: Uint8Array, start: number, end: number, out: ScannedLine): boolean {
   out.reset();
-  const state = { buf, end, out, sawRaw: 0 };
+  // One state object for every line: the hot path allocates nothing per line.
+  const state = sharedState;
+  state.buf = buf; state.end = end; state.out = out; state.sawRaw = 0;
   let p = skipWs(buf, start, end);
   if (p >= end || buf[p] !== 0x7b) return false; // not an object: arrays and wrappers go the careful way
   p = scanObject(state, p, Ctx.Flat, 0);
@@ -84,6 +86,7 @@ export function scanLine(buf: Uint8Array, start: number, end: number, out: Scann
 }
 
 interface ScanState { buf: Uint8Array; end: number; out: ScannedLine; sawRaw: number }
+const sharedState: ScanState = { buf: new Uint8Array(0), end: 0, out: new ScannedLine(), sawRaw: 0 };
 
 function skipWs(buf: Uint8Array, p: number, end: number): number {
   while (p < end) {
@@ -108,8 +111,8 @@ function stringEnd(buf: Uint8Array, p: number, end: number, escaped: { value: bo
 }
 
 function lookupKey(table: KeyTable, buf: Uint8Array, s: number, e: number): KeyEntry | undefined {
-  const list = table.byLength.get(e - s);
-  if (!list) return undefined;
+  const list = table.byLength[e - s];
+  if (list === undefined) return undefined;
   outer: for (const entry of list) {
     const k = entry.bytes;
     for (let i = 0; i < k.length; i++) {

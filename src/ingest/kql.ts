@@ -31,6 +31,7 @@ export interface QueryWindow {
   end: number;
 }
 
+/** What a query reads: a window, the filters, the table. */
 export interface QueryOptions extends KqlFilters {
   window: QueryWindow;
   /** Table to read (Data Explorer); default NSPAccessLogs. */
@@ -147,7 +148,7 @@ export function pushdownQuery(options: QueryOptions): string {
 
 /** Columns the raw query returns: what normalizeRow reads. */
 export const RAW_COLUMNS = [
-  'TimeGenerated', 'TimeGeneratedEndTime', 'Count', 'Category', 'OperationName', ...GROUP_COLUMNS,
+  'TimeGenerated', 'TimeGeneratedEndTime', 'Count', 'OperationName', ...GROUP_COLUMNS,
 ] as const;
 
 /** The raw query (`--raw`): the log rows themselves, only the columns the tool reads. For small windows. */

@@ -1,7 +1,8 @@
 // CLI command `analyze`: ingest + analyze. Folds logs into flows and saves them as an Arrow flow
 // snapshot (--out), prints them as JSON (--json), or prints a table of flows per profile.
 
-import { snapshotBytes, sortedFlows, summaryToJSON } from '../../analyze/index.js';
+import { sortedFlows, summaryToJSON } from '../../analyze/index.js';
+import { snapshotBytesFromTable } from '../../analyze/snapshot.js';
 import { lookupCategory } from '../../model/category.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
@@ -9,27 +10,27 @@ import { gatherCommandInputs } from '../gather.js';
 import { formatCount } from '../report.js';
 
 export const analyzeCommand: CommandSpec = {
-  command: 'analyze <paths..>',
+  command: 'analyze [paths..]',
   describe: 'Fold NSP access logs into flows per perimeter, profile, category and peer',
   examples: [
     ['$0 analyze ./insights-logs --out flows.arrow', 'save the flows of a storage-account archive as a snapshot'],
     ['$0 analyze export.csv week2.arrow --json', 'merge a portal CSV export with an earlier snapshot, print JSON'],
   ],
   builder: (y) => inputOptions(y
-    .positional('paths', { type: 'string', array: true, describe: 'Files or folders: JSON lines (.gz too), JSON documents, CSV, flow snapshots' })
     .option('out', { type: 'string', describe: 'Write the flows as an Arrow IPC snapshot to this file' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the flows as JSON on stdout' })),
   async run(args, io, deps) {
-    const { summary, reporter } = await gatherCommandInputs(args, io, deps);
+    const inputs = await gatherCommandInputs(args, io, deps);
+    const { reporter, table } = inputs;
     if (typeof args.out === 'string') {
-      await writeFileAtomic(args.out, snapshotBytes(summary));
-      reporter.line(`wrote ${formatCount(summary.flows.size)} flows to ${args.out}`);
+      await writeFileAtomic(args.out, snapshotBytesFromTable(table));
+      reporter.line(`wrote ${formatCount(table.flowCount)} flows to ${args.out}`);
     }
-    if (args.json) io.stdout.write(`${JSON.stringify(summaryToJSON(summary), null, 2)}\n`);
+    if (args.json) io.stdout.write(`${JSON.stringify(summaryToJSON(inputs.summary), null, 2)}\n`);
     else if (typeof args.out !== 'string') {
       // A readable table per profile: blockers first, then covered, denied, exempt; busiest first.
       const order = { blocker: 0, covered: 1, denied: 2, exempt: 3 };
-      const rows = sortedFlows(summary).map((f) => ({ f, info: lookupCategory(f.category)!, profile: `${f.perimeterId.split('/').pop()}/${f.profile}` }));
+      const rows = sortedFlows(inputs.summary).map((f) => ({ f, info: lookupCategory(f.category)!, profile: `${f.perimeterId.split('/').pop()}/${f.profile}` }));
       rows.sort((a, b) => (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0)
         || order[a.info.decision] - order[b.info.decision] || b.f.hits - a.f.hits);
       let current = '';

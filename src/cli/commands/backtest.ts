@@ -40,13 +40,10 @@ export const backtestCommand: CommandSpec = {
     ['$0 backtest --flows flows.arrow --holdout 7d --json', 'from a snapshot, as JSON'],
   ],
   builder: (y) => recommendOptions(inputOptions(y
-    .positional('paths', { type: 'string', array: true, describe: 'Files or folders of logs (or flow snapshots)' })
-    .option('flows', { type: 'string', array: true, describe: 'Flow snapshot(s) from "analyze --out"' })
     .option('holdout', { type: 'string', default: '3d', describe: 'Whole days at the end of the window to replay' })
     .option('existing', { type: 'string', array: true, describe: 'Rules in place ("az … access-rule list" JSON)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
     .check((a) => {
-      if (stringList(a.paths).length === 0 && stringList(a.flows).length === 0) throw new Error('Give log paths or --flows');
       parseHoldout(String(a.holdout));
       return true;
     }))),

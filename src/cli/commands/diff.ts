@@ -6,6 +6,7 @@ import { diffRules, diffToMarkdown } from '../../recommend/diff.js';
 import { recommend } from '../../recommend/index.js';
 import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
+import { existingFromAzure, seenProfiles, stderrHooks } from '../remote-options.js';
 import { recommendOptions, recommendOptionsFrom } from '../recommend-options.js';
 
 export const diffCommand: CommandSpec = {
@@ -16,18 +17,16 @@ export const diffCommand: CommandSpec = {
     ['$0 diff --flows flows.arrow --existing rules.json --format json', 'the same as JSON'],
   ],
   builder: (y) => recommendOptions(inputOptions(y
-    .positional('paths', { type: 'string', array: true, describe: 'Files or folders of logs (or flow snapshots)' })
-    .option('flows', { type: 'string', array: true, describe: 'Flow snapshot(s) from "analyze --out"' })
     .option('existing', { type: 'string', array: true, describe: 'Rules in place: JSON from "az network perimeter profile access-rule list" (repeatable)' })
     .option('format', { choices: ['md', 'json'] as const, default: 'md' as const, describe: 'Output format' })
     .check((a) => {
-      if (stringList(a.paths).length === 0 && stringList(a.flows).length === 0) throw new Error('Give log paths or --flows');
       if (stringList(a.existing).length === 0 && !a['existing-from-azure']) throw new Error('Give the rules in place with --existing');
       return true;
     }))),
   async run(args, io, deps) {
-    const existing = await readExistingRules(stringList(args.existing));
+    const fromFiles = await readExistingRules(stringList(args.existing));
     const { summary } = await gatherCommandInputs(args, io, deps);
+    const existing = [...fromFiles, ...await existingFromAzure(args, deps, seenProfiles(summary), stderrHooks(io, Boolean(args.quiet)))];
     const options = recommendOptionsFrom(args);
     const { ruleSet } = recommend(summary, existing, options);
     const report = diffRules(summary, existing, ruleSet, options.maxElements);

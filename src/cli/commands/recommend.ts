@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../../write-atomic.js';
 import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
 import { recommendOptions, recommendOptionsFrom } from '../recommend-options.js';
 import { gatherCommandInputs } from '../gather.js';
+import { existingFromAzure, seenProfiles, stderrHooks } from '../remote-options.js';
 import { formatCount } from '../report.js';
 
 export const recommendCommand: CommandSpec = {
@@ -24,22 +25,17 @@ export const recommendCommand: CommandSpec = {
     ['$0 recommend ./insights-logs --format azcli --existing rules.json > add-rules.sh', 'a re-runnable az script'],
   ],
   builder: (y) => recommendOptions(inputOptions(y
-    .positional('paths', { type: 'string', array: true, describe: 'Files or folders of logs (or flow snapshots)' })
-    .option('flows', { type: 'string', array: true, describe: 'Flow snapshot(s) from "analyze --out" (repeatable)' })
     .option('existing', { type: 'string', array: true, describe: 'Rules in place: JSON from "az network perimeter profile access-rule list" (repeatable)' })
     .option('out', { type: 'string', describe: 'Write the output to this file (atomically) instead of stdout' })
     .option('format', { choices: formatNames, default: 'json' as Format, describe: 'Output format' })
     .option('out-dir', { type: 'string', describe: 'Write one file per perimeter (arm, bicep) or one file (other formats) into this folder' })
     .option('api-version', { type: 'string', default: '2024-07-01', describe: 'API version of the access-rule resources (arm, bicep)' })
     .option('extend-existing', { type: 'boolean', default: false, describe: 'Add new elements to the rules in place (emitted with their full content) instead of new rules' })
-    .conflicts('out', 'out-dir')
-    .check((a) => {
-      if (stringList(a.paths).length === 0 && stringList(a.flows).length === 0) throw new Error('Give log paths or --flows');
-      return true;
-    }))),
+    .conflicts('out', 'out-dir'))),
   async run(args, io, deps) {
-    const existing = await readExistingRules(stringList(args.existing));
+    const fromFiles = await readExistingRules(stringList(args.existing));
     const { summary, reporter } = await gatherCommandInputs(args, io, deps);
+    const existing = [...fromFiles, ...await existingFromAzure(args, deps, seenProfiles(summary), stderrHooks(io, Boolean(args.quiet)))];
     const { ruleSet, notes } = recommend(summary, existing, { ...recommendOptionsFrom(args), extendExisting: Boolean(args['extend-existing']) });
     for (const [i, p] of ruleSet.profiles.entries()) {
       const note = notes[i]!;

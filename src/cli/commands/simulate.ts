@@ -33,15 +33,9 @@ export const simulateCommand: CommandSpec = {
     ['$0 simulate --flows flows.arrow --rules review.json --existing rules.json --json', 'with the rules in place too, as JSON'],
   ],
   builder: (y) => inputOptions(y
-    .positional('paths', { type: 'string', array: true, describe: 'Files or folders of logs (or flow snapshots)' })
-    .option('flows', { type: 'string', array: true, describe: 'Flow snapshot(s) from "analyze --out"' })
     .option('rules', { type: 'string', array: true, demandOption: true, describe: 'Rules: a review document (recommend output) or "az … access-rule list" JSON (repeatable)' })
     .option('existing', { type: 'string', array: true, describe: 'Rules in place ("az … access-rule list" JSON), added to --rules' })
-    .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
-    .check((a) => {
-      if (stringList(a.paths).length === 0 && stringList(a.flows).length === 0) throw new Error('Give log paths or --flows');
-      return true;
-    })),
+    .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })),
   async run(args, io, deps) {
     const ruleFiles = await readRuleFiles([...stringList(args.rules), ...stringList(args.existing)]);
     const { summary, reporter } = await gatherCommandInputs(args, io, deps);

@@ -1,0 +1,201 @@
+// CLI: the options that read NSP logs from Azure instead of files (Log Analytics workspaces, a Data
+// Explorer cluster) and the rules in place from ARM, and the code that turns them into sources.
+// Commands add remoteOptions() to their builder and call remoteSources()/existingFromAzure().
+
+import type { TokenCredential } from '@azure/core-auth';
+import type { Argv } from 'yargs';
+import { NspError } from '../errors.js';
+import { authModes, cloudNames, clouds, createCredential, type AuthMode, type CloudName } from '../ingest/azure-auth.js';
+import { DEFAULT_TABLE, filterClauses, type KqlFilters, type QueryWindow } from '../ingest/kql.js';
+import {
+  DEFAULT_CHUNK_MS, DEFAULT_CONCURRENCY, dataExplorerSource, listAccessRules, logAnalyticsSource, parseDuration, parseTime,
+  resolveWindow, type AzureQueryOptions, type ChunkProgress, type ProfileRef,
+} from '../ingest/log-analytics.js';
+import type { ExistingRule } from '../model/existing-rules.js';
+import type { FlowSummary } from '../model/flow-summary.js';
+import type { RemoteSource } from '../pipeline.js';
+import { stringList } from './command.js';
+import type { CliDeps } from './deps.js';
+import type { IO } from './io.js';
+
+const GROUP = 'Azure sources:';
+
+/** --since, --start, --end, --chunk: the time window read from Azure. */
+export function windowOptions(yargs: Argv): Argv {
+  return yargs
+    .option('since', { type: 'string', group: GROUP, describe: 'Read this far back from now: 14d, 36h, 90m (default 14d)' })
+    .option('start', { type: 'string', group: GROUP, describe: 'Window start, ISO 8601 (2026-11-02 or 2026-11-02T08:00:00Z; UTC when no zone)' })
+    .option('end', { type: 'string', group: GROUP, describe: 'Window end, ISO 8601 (default now)' })
+    .option('chunk', { type: 'string', default: '1d', group: GROUP, describe: 'Query the window in chunks of this length; a chunk that is too big is split further' });
+}
+
+/** --perimeter, --profile, --resource, --raw, --table: what the query reads. */
+export function filterOptions(yargs: Argv): Argv {
+  return yargs
+    .option('perimeter', { type: 'string', array: true, group: GROUP, describe: 'Only this perimeter: a name or a full id (repeatable)' })
+    .option('profile', { type: 'string', array: true, group: GROUP, describe: 'Only this profile (repeatable)' })
+    .option('resource', { type: 'string', array: true, group: GROUP, describe: 'Only logs of this PaaS resource id, ServiceResourceId (repeatable)' })
+    .option('raw', { type: 'boolean', default: false, group: GROUP, describe: 'Fetch the log rows instead of aggregating in Azure (small windows only)' })
+    .option('table', { type: 'string', default: DEFAULT_TABLE, group: GROUP, describe: 'Table to query (a Data Explorer table, or a custom Log Analytics table)' });
+}
+
+/** Every remote option: sources, sign-in, window, filters, and --existing-from-azure. */
+export function remoteOptions(yargs: Argv): Argv {
+  return filterOptions(windowOptions(yargs
+    .option('workspace', { type: 'string', array: true, group: GROUP, describe: 'Read NSPAccessLogs from this Log Analytics workspace id (repeatable)' })
+    .option('cluster', { type: 'string', group: GROUP, describe: 'Read from this Azure Data Explorer cluster URL (with --database)' })
+    .option('database', { type: 'string', group: GROUP, describe: 'Data Explorer database (with --cluster)' })
+    .option('auth', { choices: authModes, default: 'default' as AuthMode, group: GROUP, describe: 'How to sign in: DefaultAzureCredential, or only Azure CLI, device code, managed identity, or AZURE_* variables' })
+    .option('cloud', { choices: cloudNames, default: 'AzureCloud' as CloudName, group: GROUP, describe: 'Azure cloud (endpoints and sign-in authority)' })
+    .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, group: GROUP, describe: 'Chunk queries in flight at once (1–16)' })
+    .option('existing-from-azure', { type: 'boolean', default: false, group: GROUP, describe: 'Subtract the access rules in place, read from Azure for every profile in the logs' })))
+    .check((a) => {
+      checkRemoteArgs(a as Record<string, unknown>);
+      return true;
+    });
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Validates the remote options (also used by the `kql` command). @throws Error with a usage message
+ */
+export function checkRemoteArgs(a: Record<string, unknown>): void {
+  const fail = (message: string): never => { throw new Error(message); };
+  const guard = (f: () => unknown): void => {
+    try { f(); } catch (error) { fail((error as Error).message); }
+  };
+  if (a.since !== undefined && a.start !== undefined) fail('Give --since or --start, not both');
+  if (typeof a.since === 'string') guard(() => parseDuration(a.since as string));
+  if (typeof a.start === 'string') guard(() => parseTime(a.start as string, '--start'));
+  if (typeof a.end === 'string') guard(() => parseTime(a.end as string, '--end'));
+  if (typeof a.chunk === 'string') guard(() => parseDuration(a.chunk as string));
+  guard(() => filterClauses(queryFilters(a)));
+  if (a.concurrency !== undefined) {
+    const n = a.concurrency as number;
+    if (!Number.isInteger(n) || n < 1 || n > 16) fail('--concurrency must be an integer from 1 to 16');
+  }
+  for (const id of stringList(a.workspace)) if (!GUID.test(id.trim())) fail(`--workspace "${id}" is not a workspace id (a GUID, "Workspace ID" on the workspace's overview page)`);
+  if ((a.cluster === undefined) !== (a.database === undefined)) fail('Give --cluster and --database together');
+  if (typeof a.cluster === 'string') {
+    let url: URL | null = null;
+    try { url = new URL(a.cluster); } catch { /* reported below */ }
+    if (!url || url.protocol !== 'https:') fail(`--cluster "${a.cluster}" is not an https:// URL`);
+  }
+}
+
+/** True when the arguments name a workspace or a cluster (commands then accept no paths). */
+export function hasRemoteSource(args: Record<string, unknown>): boolean {
+  return stringList(args.workspace).length > 0 || typeof args.cluster === 'string';
+}
+
+/** The filters from --perimeter, --profile, --resource. */
+export function queryFilters(args: Record<string, unknown>): KqlFilters {
+  return { perimeters: stringList(args.perimeter), profiles: stringList(args.profile), resources: stringList(args.resource) };
+}
+
+/** The window from --since / --start / --end (now from deps.azure.now when set). @throws NspError usage */
+export function queryWindow(args: Record<string, unknown>, deps: CliDeps): QueryWindow {
+  return resolveWindow({
+    since: typeof args.since === 'string' ? args.since : undefined,
+    start: typeof args.start === 'string' ? args.start : undefined,
+    end: typeof args.end === 'string' ? args.end : undefined,
+    now: deps.azure?.now?.() ?? Date.now(),
+  });
+}
+
+/** Callbacks a command may give for what the Azure sources say while they run. */
+export interface RemoteHooks {
+  /** After each chunk of each source. */
+  onProgress?: (progress: ChunkProgress) => void;
+  /** The device-code sign-in prompt (--auth device-code). */
+  onDeviceCode?: (message: string) => void;
+  /** Not errors: e.g. a profile of the logs that no longer exists in Azure. */
+  onWarning?: (message: string) => void;
+}
+
+/** Hooks that write to stderr: the sign-in prompt and warnings always, progress only on a terminal. */
+export function stderrHooks(io: IO, quiet = false): RemoteHooks {
+  return {
+    onDeviceCode: (message) => io.stderr.write(`${message}\n`),
+    onWarning: (message) => { if (!quiet) io.stderr.write(`warning: ${message}\n`); },
+    onProgress: (p) => {
+      if (quiet || !io.stderrIsTTY) return;
+      io.stderr.write(p.done === p.total ? '\r\x1b[K' : `\r\x1b[Kquerying ${p.source}: ${p.done}/${p.total} chunks read, up to ${new Date(p.window.end).toISOString()}`);
+    },
+  };
+}
+
+// One credential per parsed command line, so remoteSources() and existingFromAzure() sign in once.
+const credentials = new WeakMap<object, TokenCredential>();
+
+function credentialFor(args: Record<string, unknown>, deps: CliDeps, hooks: RemoteHooks): TokenCredential {
+  if (deps.azure?.credential) return deps.azure.credential;
+  let credential = credentials.get(args);
+  if (!credential) {
+    credential = createCredential((args.auth as AuthMode | undefined) ?? 'default', cloudOf(args), { onDeviceCode: hooks.onDeviceCode });
+    credentials.set(args, credential);
+  }
+  return credential;
+}
+
+const cloudOf = (args: Record<string, unknown>): CloudName => (args.cloud as CloudName | undefined) ?? 'AzureCloud';
+
+/**
+ * The sources the arguments name: one per --workspace, plus the --cluster/--database one.
+ * Nothing is contacted until a source is read.
+ */
+export async function remoteSources(args: Record<string, unknown>, deps: CliDeps, hooks: RemoteHooks = {}): Promise<RemoteSource[]> {
+  try {
+    checkRemoteArgs(args); // the builder's check already ran under yargs; this covers direct callers
+  } catch (error) {
+    throw new NspError('usage', (error as Error).message);
+  }
+  if (!hasRemoteSource(args)) return [];
+  const azure = deps.azure ?? {};
+  const cloud = clouds[cloudOf(args)];
+  const common: Omit<AzureQueryOptions, 'credential'> = {
+    ...queryFilters(args),
+    window: queryWindow(args, deps),
+    chunkMs: typeof args.chunk === 'string' ? parseDuration(args.chunk) : DEFAULT_CHUNK_MS,
+    concurrency: (args.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
+    raw: Boolean(args.raw),
+    ca: azure.ca, maxRetries: azure.maxRetries, retryDelayMs: azure.retryDelayMs, rowCap: azure.rowCap, minChunkMs: azure.minChunkMs,
+    onProgress: hooks.onProgress,
+  };
+  const credential = credentialFor(args, deps, hooks);
+  const table = typeof args.table === 'string' ? args.table : DEFAULT_TABLE;
+  const sources: RemoteSource[] = stringList(args.workspace).map((workspaceId) => logAnalyticsSource({
+    ...common, credential, workspaceId: workspaceId.trim(), table,
+    endpoint: azure.logAnalyticsEndpoint ?? cloud.logAnalytics, scope: cloud.logAnalyticsScope,
+  }));
+  if (typeof args.cluster === 'string' && typeof args.database === 'string') {
+    sources.push(dataExplorerSource({ ...common, credential, cluster: args.cluster, database: args.database, table }));
+  }
+  return sources;
+}
+
+/** The profiles a summary holds flows of, for existingFromAzure(). */
+export function seenProfiles(summary: FlowSummary): ProfileRef[] {
+  const seen = new Map<string, ProfileRef>();
+  for (const flow of summary.flows.values()) {
+    const key = `${flow.perimeterId}/profiles/${flow.profile}`;
+    if (!seen.has(key)) seen.set(key, { perimeterId: flow.perimeterId, profile: flow.profile });
+  }
+  return [...seen.values()].sort((a, b) => (a.perimeterId + a.profile < b.perimeterId + b.profile ? -1 : 1));
+}
+
+/**
+ * With --existing-from-azure, the access rules in place on the given profiles, read from ARM;
+ * otherwise none.
+ */
+export async function existingFromAzure(args: Record<string, unknown>, deps: CliDeps, profiles: readonly ProfileRef[], hooks: RemoteHooks = {}): Promise<ExistingRule[]> {
+  if (!args['existing-from-azure'] || profiles.length === 0) return [];
+  const azure = deps.azure ?? {};
+  const cloud = clouds[cloudOf(args)];
+  return listAccessRules(profiles, {
+    credential: credentialFor(args, deps, hooks),
+    endpoint: azure.armEndpoint ?? cloud.arm, scope: cloud.armScope, ca: azure.ca,
+    maxRetries: azure.maxRetries, retryDelayMs: azure.retryDelayMs, onWarning: hooks.onWarning,
+  });
+}
