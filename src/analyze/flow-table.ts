@@ -166,17 +166,46 @@ export class FlowTable {
    * to write as Arrow. Lists are in CSR form (offsets into one values array per list column).
    */
   exportColumns(): FlowColumns {
-    const b = new ColumnsBuilder(this.interner.strings.slice());
+    // Two passes over the flows: sizes first, then typed arrays filled in place (no JS arrays).
+    let n = 0; let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
+    for (const peers of this.#groups.values()) {
+      for (const acc of peers.values()) {
+        n++;
+        nDays += acc.days ? acc.days.size : 1;
+        nRes += (acc.res0 >= 0 ? 1 : 0) + (acc.res?.size ?? 0);
+        nRules += acc.rules ? acc.rules.size : acc.rule0 >= 0 ? 1 : 0;
+        nIps += acc.ips?.size ?? 0;
+        nOps += acc.ops.length;
+      }
+    }
+    const c: FlowColumns = {
+      strings: this.interner.strings.slice(), length: n,
+      perimeter: new Int32Array(n), profile: new Int32Array(n), category: new Int32Array(n), peer: new Float64Array(n),
+      hits: new Float64Array(n), first: new Float64Array(n), last: new Float64Array(n),
+      dayOffsets: new Int32Array(n + 1), days: new Int32Array(nDays), dayHits: new Float64Array(nDays),
+      resOffsets: new Int32Array(n + 1), res: new Int32Array(nRes),
+      ruleOffsets: new Int32Array(n + 1), rules: new Int32Array(nRules), ruleHits: new Float64Array(nRules),
+      ipOffsets: new Int32Array(n + 1), ips: new Float64Array(nIps), opOffsets: new Int32Array(n + 1), ops: new Int32Array(nOps),
+    };
+    let i = 0; let d = 0; let r = 0; let u = 0; let p = 0; let o = 0;
     for (const [g, peers] of this.#groups) {
       const [perimeter, profile, category] = this.#groupKeys.get(g)!;
       for (const [code, acc] of peers) {
-        const days = acc.days ? [...acc.days] : [[acc.day0, acc.day0Hits] as [number, number]];
-        const res = acc.res0 >= 0 ? [acc.res0, ...(acc.res ?? [])] : [];
-        const rules = acc.rules ? [...acc.rules] : acc.rule0 >= 0 ? [[acc.rule0, acc.rule0Hits] as [number, number]] : [];
-        b.push(perimeter, profile, category, code, acc.hits, acc.first, acc.last, days, res, rules, acc.ips ? [...acc.ips] : [], acc.ops);
+        c.perimeter[i] = perimeter; c.profile[i] = profile; c.category[i] = category; c.peer[i] = code;
+        c.hits[i] = acc.hits; c.first[i] = acc.first; c.last[i] = acc.last;
+        if (acc.days) for (const [day, hits] of acc.days) { c.days[d] = day; c.dayHits[d++] = hits; }
+        else { c.days[d] = acc.day0; c.dayHits[d++] = acc.day0Hits; }
+        if (acc.res0 >= 0) c.res[r++] = acc.res0;
+        if (acc.res) for (const x of acc.res) c.res[r++] = x;
+        if (acc.rules) for (const [rule, hits] of acc.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
+        else if (acc.rule0 >= 0) { c.rules[u] = acc.rule0; c.ruleHits[u++] = acc.rule0Hits; }
+        if (acc.ips) for (const x of acc.ips) c.ips[p++] = x;
+        for (const x of acc.ops) c.ops[o++] = x;
+        i++;
+        c.dayOffsets[i] = d; c.resOffsets[i] = r; c.ruleOffsets[i] = u; c.ipOffsets[i] = p; c.opOffsets[i] = o;
       }
     }
-    return b.build();
+    return c;
   }
 
   /** Merges columns (from another table, a worker or a snapshot) into this table. */

@@ -285,13 +285,21 @@ export class JsonlFolder {
       if (ok && i < n && buf[s + i] === 0x5a) i++;
       if (ok && i === n) {
         if (mo < 1 || mo > 12 || day < 1 || h > 23 || mi > 59 || sec > 59) return NaN;
-        if (day > 28 && day > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return NaN;
+        if (day > 28 && day > daysInMonth(y, mo)) return NaN;
         return Date.UTC(y, mo - 1, day, h, mi, sec, ms);
       }
     }
     if (buf[s]! <= 0x20 || buf[e - 1]! <= 0x20) return NaN;
     return parseLogTime(this.#decoder.decode(buf.subarray(s, e)));
   }
+}
+
+/** Days in a month of the proleptic Gregorian calendar (as Date.UTC counts them). */
+function daysInMonth(y: number, mo: number): number {
+  if (mo !== 2) return mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+  // Date.UTC maps years 0–99 to 1900–1999; the careful path inherits that, so must this.
+  const year = y >= 0 && y <= 99 ? 1900 + y : y;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** A strict dotted quad (as parseIPv4) from bytes, or -1. */

@@ -35,15 +35,6 @@ function utf8Data(strings: readonly string[]): Data<Utf8> {
   return makeData({ type: new Utf8(), length: strings.length, nullCount: 0, valueOffsets: offsets, data: bytes.subarray(0, pos) });
 }
 
-/** A List column over a child column: rows[i] is the list of row i. */
-function listData<T>(rows: readonly T[][], child: (items: T[]) => Data): Data<List> {
-  const offsets = new Int32Array(rows.length + 1);
-  const items: T[] = [];
-  for (let i = 0; i < rows.length; i++) { for (const x of rows[i]!) items.push(x); offsets[i + 1] = items.length; }
-  const childData = child(items);
-  return makeData({ type: new List(new Field('item', childData.type, false)), length: rows.length, nullCount: 0, valueOffsets: offsets, child: childData });
-}
-
 const float64Data = (values: number[]): Data<Float64> => makeData({ type: new Float64(), length: values.length, nullCount: 0, data: Float64Array.from(values) });
 const int32Data = (values: number[]): Data<Int32> => makeData({ type: new Int32(), length: values.length, nullCount: 0, data: Int32Array.from(values) });
 const timeData = (values: number[]): Data<TimestampMillisecond> =>
@@ -59,23 +50,55 @@ export function snapshotBytesFromTable(table: FlowTable): Uint8Array {
   return snapshotBytesFromColumns(table.exportColumns());
 }
 
-/** Utf8 of strings given by id, encoding each distinct string once. */
-function utf8OfIds(ids: ArrayLike<number>, text: (id: number) => string, cache: Map<number, Uint8Array>): Data<Utf8> {
-  const offsets = new Int32Array(ids.length + 1);
-  const parts: Uint8Array[] = [];
-  let pos = 0;
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!;
-    let bytes = cache.get(id);
-    if (!bytes) { bytes = encoder.encode(text(id)); cache.set(id, bytes); }
-    parts.push(bytes);
-    pos += bytes.length;
-    offsets[i + 1] = pos;
+/** Encodes strings by id once each, and builds Utf8 data from id sequences. */
+class Utf8Writer {
+  readonly #cache = new Map<number, Uint8Array>();
+  readonly #text: (id: number) => string;
+  constructor(text: (id: number) => string) { this.#text = text; }
+
+  bytes(id: number): Uint8Array {
+    let b = this.#cache.get(id);
+    if (!b) { b = encoder.encode(this.#text(id)); this.#cache.set(id, b); }
+    return b;
   }
-  const data = new Uint8Array(pos);
-  let at = 0;
-  for (const part of parts) { data.set(part, at); at += part.length; }
-  return makeData({ type: new Utf8(), length: ids.length, nullCount: 0, valueOffsets: offsets, data });
+
+  data(ids: ArrayLike<number>): Data<Utf8> {
+    const offsets = new Int32Array(ids.length + 1);
+    let total = 0;
+    for (let i = 0; i < ids.length; i++) { total += this.bytes(ids[i]!).length; offsets[i + 1] = total; }
+    const data = new Uint8Array(total);
+    for (let i = 0; i < ids.length; i++) data.set(this.bytes(ids[i]!), offsets[i]!);
+    return makeData({ type: new Utf8(), length: ids.length, nullCount: 0, valueOffsets: offsets, data });
+  }
+}
+
+/** List offsets for rows taken in `order` from CSR `offsets`, and the source index of every item. */
+function gatherList(order: Int32Array, offsets: Int32Array): { listOffsets: Int32Array; items: Int32Array } {
+  const listOffsets = new Int32Array(order.length + 1);
+  for (let r = 0; r < order.length; r++) { const i = order[r]!; listOffsets[r + 1] = listOffsets[r]! + offsets[i + 1]! - offsets[i]!; }
+  const items = new Int32Array(listOffsets[order.length]!);
+  for (let r = 0; r < order.length; r++) {
+    const i = order[r]!;
+    for (let k = offsets[i]!, o = listOffsets[r]!; k < offsets[i + 1]!; k++, o++) items[o] = k;
+  }
+  return { listOffsets, items };
+}
+
+/** Sorts each row's items in place by `compare` (rows are short: insertion sort). */
+function sortRows(list: { listOffsets: Int32Array; items: Int32Array }, compare: (a: number, b: number) => number): void {
+  const { listOffsets, items } = list;
+  for (let r = 0; r + 1 < listOffsets.length; r++) {
+    for (let k = listOffsets[r]! + 1; k < listOffsets[r + 1]!; k++) {
+      const x = items[k]!;
+      let j = k - 1;
+      while (j >= listOffsets[r]! && compare(items[j]!, x) > 0) { items[j + 1] = items[j]!; j--; }
+      items[j + 1] = x;
+    }
+  }
+}
+
+function listOf(list: { listOffsets: Int32Array }, child: Data): Data<List> {
+  return makeData({ type: new List(new Field('item', child.type, false)), length: list.listOffsets.length - 1, nullCount: 0, valueOffsets: list.listOffsets, child });
 }
 
 /** The one writer: flows sorted by key, lists sorted inside, so output depends only on content. */
@@ -84,38 +107,50 @@ function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
   const n = c.length;
   const peers = Array.from({ length: n }, (_, i) => peerOfCode(c.peer[i]!, strings));
   const categoryNames = categories.map((x) => x.name);
-  // Sort by the canonical flow key; native sort of "key\0index" strings orders by key (keys are unique).
-  const keyed = Array.from({ length: n }, (_, i) => `${flowKeyString({ perimeterId: strings[c.perimeter[i]!]!, profile: strings[c.profile[i]!]!, category: categoryNames[c.category[i]!]!, peerKind: peers[i]!.kind, peer: peers[i]!.text })}\u0000${i}`);
-  keyed.sort();
-  const order = keyed.map((k) => Number(k.slice(k.lastIndexOf('\u0000') + 1)));
-  const cache = new Map<number, Uint8Array>();
-  const text = (id: number): string => strings[id]!;
-  const pick = (col: Int32Array): Int32Array => Int32Array.from(order, (i) => col[i]!);
-  const sortedList = <T>(i: number, offsets: Int32Array, item: (k: number) => T, compare: (a: T, b: T) => number): T[] => {
-    const out: T[] = [];
-    for (let k = offsets[i]!; k < offsets[i + 1]!; k++) out.push(item(k));
-    return out.sort(compare);
-  };
-  const byText = (a: string, b: string): number => byCodeUnit(a, b);
-  const days = order.map((i) => sortedList(i, c.dayOffsets, (k) => [c.days[k]!, c.dayHits[k]!] as [number, number], (a, b) => a[0] - b[0]));
-  const rules = order.map((i) => sortedList(i, c.ruleOffsets, (k) => [strings[c.rules[k]!]!, c.ruleHits[k]!] as [string, number], (a, b) => byCodeUnit(a[0], b[0])));
+  // Flow key order (flowKeyString) is the order of its parts compared one by one: the separator
+  // sorts below every character a part can hold. Parts that repeat are compared by rank.
+  const rank = new Int32Array(strings.length);
+  [...strings.keys()].sort((a, b) => byCodeUnit(strings[a]!, strings[b]!)).forEach((id, r) => { rank[id] = r; });
+  const categoryRank = categoryNames.map((name) => [...categoryNames].sort(byCodeUnit).indexOf(name));
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) =>
+    rank[c.perimeter[a]!]! - rank[c.perimeter[b]!]! || rank[c.profile[a]!]! - rank[c.profile[b]!]!
+    || categoryRank[c.category[a]!]! - categoryRank[c.category[b]!]!
+    || byCodeUnit(peers[a]!.kind, peers[b]!.kind) || byCodeUnit(peers[a]!.text, peers[b]!.text));
+
+  const text = new Utf8Writer((id) => strings[id]!);
+  const byRank = (ids: Int32Array) => (a: number, b: number): number => rank[ids[a]!]! - rank[ids[b]!]!;
+
+  const days = gatherList(order, c.dayOffsets);
+  sortRows(days, (a, b) => c.days[a]! - c.days[b]!);
+  const resources = gatherList(order, c.resOffsets);
+  sortRows(resources, byRank(c.res));
+  const rules = gatherList(order, c.ruleOffsets);
+  sortRows(rules, byRank(c.rules));
+  const ops = gatherList(order, c.opOffsets);
+  sortRows(ops, byRank(c.ops));
+  const ips = gatherList(order, c.ipOffsets);
+  const ipTexts = Array.from(c.ips, (code) => ipOfCode(code, strings));
+  sortRows(ips, (a, b) => byCodeUnit(ipTexts[a]!, ipTexts[b]!));
+
+  const at = <T extends Int32Array | Float64Array>(values: T, items: Int32Array, make: (x: number[]) => Data): Data =>
+    make(Array.from(items, (k) => values[k]!));
   const columns = {
-    perimeterId: utf8OfIds(pick(c.perimeter), text, cache),
-    profile: utf8OfIds(pick(c.profile), text, cache),
-    category: utf8Data(order.map((i) => categoryNames[c.category[i]!]!)),
-    peerKind: utf8Data(order.map((i) => peers[i]!.kind)),
-    peer: utf8Data(order.map((i) => peers[i]!.text)),
-    hits: float64Data(order.map((i) => c.hits[i]!)),
-    firstSeen: timeData(order.map((i) => c.first[i]!)),
-    lastSeen: timeData(order.map((i) => c.last[i]!)),
-    daysSeen: int32Data(order.map((i) => c.dayOffsets[i + 1]! - c.dayOffsets[i]!)),
-    days: listData(days.map((d) => d.map(([day]) => day)), int32Data),
-    dayHits: listData(days.map((d) => d.map(([, hits]) => hits)), float64Data),
-    resources: listData(order.map((i) => sortedList(i, c.resOffsets, (k) => strings[c.res[k]!]!, byText)), utf8Data),
-    matchedRules: listData(rules.map((r) => r.map(([name]) => name)), utf8Data),
-    matchedRuleHits: listData(rules.map((r) => r.map(([, hits]) => hits)), float64Data),
-    sourceIps: listData(order.map((i) => sortedList(i, c.ipOffsets, (k) => ipOfCode(c.ips[k]!, strings), byText)), utf8Data),
-    operations: listData(order.map((i) => sortedList(i, c.opOffsets, (k) => strings[c.ops[k]!]!, byText)), utf8Data),
+    perimeterId: text.data(Int32Array.from(order, (i) => c.perimeter[i]!)),
+    profile: text.data(Int32Array.from(order, (i) => c.profile[i]!)),
+    category: utf8Data(Array.from(order, (i) => categoryNames[c.category[i]!]!)),
+    peerKind: utf8Data(Array.from(order, (i) => peers[i]!.kind)),
+    peer: utf8Data(Array.from(order, (i) => peers[i]!.text)),
+    hits: float64Data(Array.from(order, (i) => c.hits[i]!)),
+    firstSeen: timeData(Array.from(order, (i) => c.first[i]!)),
+    lastSeen: timeData(Array.from(order, (i) => c.last[i]!)),
+    daysSeen: int32Data(Array.from(order, (i) => c.dayOffsets[i + 1]! - c.dayOffsets[i]!)),
+    days: listOf(days, at(c.days, days.items, int32Data)),
+    dayHits: listOf(days, at(c.dayHits, days.items, float64Data)),
+    resources: listOf(resources, text.data(Int32Array.from(resources.items, (k) => c.res[k]!))),
+    matchedRules: listOf(rules, text.data(Int32Array.from(rules.items, (k) => c.rules[k]!))),
+    matchedRuleHits: listOf(rules, at(c.ruleHits, rules.items, float64Data)),
+    sourceIps: listOf(ips, utf8Data(Array.from(ips.items, (k) => ipTexts[k]!))),
+    operations: listOf(ops, text.data(Int32Array.from(ops.items, (k) => c.ops[k]!))),
   };
   const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
   const schema = new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
