@@ -100,7 +100,8 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
       };
       worker.on('message', (m: { id: number; result?: TaskResult; columns?: FlowColumns; error?: string }) => {
         if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
-        if (m.columns) { onFlows(m.columns); resolve(); return; }
+        // A worker that has handed over its flows is done: end it now to free its heap.
+        if (m.columns) { onFlows(m.columns); void worker.terminate().then(() => resolve(), reject); return; }
         onResult(m.result!);
         give();
       });
