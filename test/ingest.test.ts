@@ -161,7 +161,7 @@ describe('format detection', () => {
     expect(detectFormat(b('\uFEFF[\n {"a":1}\n]'))).toBe('json');
     expect(detectFormat(b('TimeGenerated [UTC],Category,Profile\n'))).toBe('csv');
     expect(detectFormat(b('ARROW1\0\0'))).toBe('arrow');
-    expect(detectFormat(b('  \n'))).toBe('empty');
+    expect(detectFormat(b('  \n'))).toBe('jsonl');
   });
 });
 

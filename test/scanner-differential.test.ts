@@ -157,6 +157,23 @@ describe('fast path = careful path', () => {
     expect(one.carefulLines).toBe(a.issues.length);
   });
 
+  it('keeps lines longer than a byte range whole, in exactly one range', async () => {
+    const dir = tempDir();
+    const noise = 'x'.repeat(20_000);
+    const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({
+      time: '2026-11-02T08:00:00Z', resourceId: PERIMETER, category: 'NspPublicInboundResourceRulesAllowed', count: i + 1,
+      properties: { profile: 'p', padding: i % 3 ? noise : '', source: { ipAddress: `198.51.100.${i}` } },
+    }));
+    const path = join(dir, 'long-lines.jsonl');
+    writeFileSync(path, lines.join('\n'));
+    const a = await careful([path]);
+    for (const rangeBytes of [4_096, 19_999, 20_100]) {
+      const b = await fast([path], { workers: 2, rangeBytes });
+      expect(b.summary).toBe(a.summary);
+      expect(b.accounts).toEqual(a.accounts);
+    }
+  });
+
   it('gives the same snapshot bytes as folding records one by one', async () => {
     const s1 = await analyze(readRecords(await listInputFiles(['fixtures/estate/storage-account'])));
     const t2 = (await analyzeFiles(await listInputFiles(['fixtures/estate/storage-account']), { workers: 2 })).table;

@@ -23,7 +23,9 @@ export interface FoldLinesResult {
  * dropped without being buffered whole.
  */
 export class LineFeeder {
-  #carry: Buffer | null = null;
+  // The start of a line that crosses blocks, kept as parts and joined once (no quadratic copying).
+  #carry: Buffer[] = [];
+  #carryBytes = 0;
   #skipping = 0;
   line = 0;
   readonly #folder: JsonlFolder;
@@ -34,42 +36,50 @@ export class LineFeeder {
     this.#maxLineBytes = maxLineBytes;
   }
 
-  /** Feeds a block; `limit` (bytes of this block) stops after the line that crosses it. @returns true to go on */
+  /**
+   * Feeds a block. Lines that start at or after `limit` (an offset into this block; negative once
+   * past it) belong to the next range: feeding stops before them, but a line already under way
+   * is always finished. @returns true to go on
+   */
   push(block: Buffer, limit = Infinity): boolean {
     let pos = 0;
     for (;;) {
       const nl = block.indexOf(10, pos);
       if (nl === -1) break;
+      const continuing = pos === 0 && (this.#carryBytes > 0 || this.#skipping > 0);
+      if (!continuing && pos >= limit) return false;
       this.line++;
       if (this.#skipping) {
         this.#folder.addTooLong(this.line, this.#skipping + nl - pos);
         this.#skipping = 0;
-      } else if (this.#carry) {
-        const total = this.#carry.length + (nl - pos);
+      } else if (this.#carryBytes > 0) {
+        const total = this.#carryBytes + (nl - pos);
         if (total > this.#maxLineBytes) this.#folder.addTooLong(this.line, total);
         else {
-          const whole = Buffer.concat([this.#carry, block.subarray(pos, nl)]);
+          const whole = Buffer.concat([...this.#carry, block.subarray(pos, nl)]);
           this.#folder.addLine(whole, 0, whole.length, this.line);
         }
-        this.#carry = null;
+        this.#carry = [];
+        this.#carryBytes = 0;
       } else if (nl - pos > this.#maxLineBytes) {
         this.#folder.addTooLong(this.line, nl - pos);
       } else {
         this.#folder.addLine(block, pos, nl, this.line);
       }
-      const lineStart = pos;
       pos = nl + 1;
-      if (lineStart >= limit || pos > limit) return false;
     }
     const rest = block.length - pos;
     if (rest > 0) {
-      if (pos >= limit) return false;
+      const continuing = pos === 0 && (this.#carryBytes > 0 || this.#skipping > 0);
+      if (!continuing && pos >= limit) return false;
       if (this.#skipping) this.#skipping += rest;
-      else if ((this.#carry?.length ?? 0) + rest > this.#maxLineBytes) {
-        this.#skipping = (this.#carry?.length ?? 0) + rest;
-        this.#carry = null;
+      else if (this.#carryBytes + rest > this.#maxLineBytes) {
+        this.#skipping = this.#carryBytes + rest;
+        this.#carry = [];
+        this.#carryBytes = 0;
       } else {
-        this.#carry = this.#carry ? Buffer.concat([this.#carry, block.subarray(pos)]) : Buffer.from(block.subarray(pos));
+        this.#carry.push(Buffer.from(block.subarray(pos)));
+        this.#carryBytes += rest;
       }
     }
     return true;
@@ -78,12 +88,14 @@ export class LineFeeder {
   /** The last line, when the content does not end with a newline. */
   end(): void {
     if (this.#skipping) { this.line++; this.#folder.addTooLong(this.line, this.#skipping); }
-    else if (this.#carry && this.#carry.length > 0) {
+    else if (this.#carryBytes > 0) {
       this.line++;
-      this.#folder.addLine(this.#carry, 0, this.#carry.length, this.line);
+      const whole = Buffer.concat(this.#carry);
+      this.#folder.addLine(whole, 0, whole.length, this.line);
     }
     this.#skipping = 0;
-    this.#carry = null;
+    this.#carry = [];
+    this.#carryBytes = 0;
   }
 }
 

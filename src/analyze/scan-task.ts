@@ -3,7 +3,7 @@
 // the counts and the issues per file part; the flows stay in the table.
 
 import { emptyAccount, type IssueCode, type SourceAccount } from '../model/issue.js';
-import { detectFormat, readRecords } from '../ingest/index.js';
+import { detectFormat, readFailure, readRecords } from '../ingest/index.js';
 import { openFile } from '../ingest/byte-source.js';
 import { FlowTable } from './flow-table.js';
 import { foldChunks, foldPlainRange } from './scan-file.js';
@@ -78,8 +78,8 @@ export async function runScanTask(task: ScanTask, table: FlowTable): Promise<Tas
         result.lines = r.lines;
         addFolded();
         if (r.error) {
-          const cut = /unexpected end of file/i.test(r.error.message) || (r.error as NodeJS.ErrnoException).code === 'Z_BUF_ERROR';
-          fileIssue(cut ? 'truncated-input' : 'read-error', r.lines + 1, cut ? 'Cannot read the rest of the gzip stream: it ends early' : `Cannot read the rest of the file: ${r.error.message}`);
+          const failure = readFailure(r.error);
+          fileIssue(failure.code, r.lines + 1, failure.message);
         }
         continue;
       }

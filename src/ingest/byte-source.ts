@@ -7,6 +7,18 @@ import { createGunzip } from 'node:zlib';
 /** Longest line accepted (bytes); longer lines are reported and skipped, never buffered whole. */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Inflated bytes allowed per compressed byte (plus a first 64 MiB). NSP logs compress 10–50×;
+ * far beyond that is a decompression bomb, and reading stops with an issue.
+ */
+export const MAX_INFLATE_RATIO = 250;
+const INFLATE_ALLOWANCE = 64 * 1024 * 1024;
+
+/** The error a gzip stream ends with when it inflates beyond MAX_INFLATE_RATIO. */
+export class DecompressionLimitError extends Error {
+  override readonly name = 'DecompressionLimitError';
+}
+
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 export interface OpenedFile {
@@ -42,9 +54,11 @@ export async function openFile(path: string): Promise<OpenedFile> {
   const gzip = raw.head.length >= 2 && raw.head[0] === GZIP_MAGIC[0] && raw.head[1] === GZIP_MAGIC[1];
   if (!gzip) return { gzip, head: raw.head, chunks: raw.rest, close: () => stream.destroy() };
   const gunzip = createGunzip();
+  let compressed = 0;
   const pump = (async () => {
     try {
       for await (const chunk of raw.rest) {
+        compressed += chunk.length;
         if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once('drain', r));
       }
       gunzip.end();
@@ -53,8 +67,20 @@ export async function openFile(path: string): Promise<OpenedFile> {
     }
   })();
   void pump;
-  const inflated = await peek(gunzip as AsyncIterable<Buffer>);
-  return { gzip, head: inflated.head, chunks: inflated.rest, close: () => { stream.destroy(); gunzip.destroy(); } };
+  const close = (): void => { stream.destroy(); gunzip.destroy(); };
+  async function* bounded(): AsyncGenerator<Buffer> {
+    let out = 0;
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      out += chunk.length;
+      if (out > INFLATE_ALLOWANCE + compressed * MAX_INFLATE_RATIO) {
+        close();
+        throw new DecompressionLimitError(`Cannot inflate "${path}" further: over ${MAX_INFLATE_RATIO}× its compressed size (a decompression bomb?)`);
+      }
+      yield chunk;
+    }
+  }
+  const inflated = await peek(bounded());
+  return { gzip, head: inflated.head, chunks: inflated.rest, close };
 }
 
 export type LineEvent = { line: number; text: string } | { line: number; tooLong: number };

@@ -5,9 +5,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NspError } from '../errors.js';
-import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js';
+import { emptyAccount, type Issue, type IssueCode, type SourceAccount } from '../model/issue.js';
 import type { NspRecord } from '../model/record.js';
-import { openFile } from './byte-source.js';
+import { DecompressionLimitError, openFile } from './byte-source.js';
 import { csv } from './csv.js';
 import { jsonDocument } from './json-document.js';
 import { jsonl } from './jsonl.js';
@@ -19,7 +19,7 @@ export const formats = { jsonl, json: jsonDocument, csv } satisfies Record<strin
 export type FormatName = keyof typeof formats;
 
 /** What a file holds, judged from its first bytes. */
-export type DetectedKind = FormatName | 'arrow' | 'avro' | 'empty' | 'unknown';
+export type DetectedKind = FormatName | 'arrow' | 'avro' | 'unknown';
 
 const ARROW_MAGIC = 'ARROW1';
 
@@ -29,7 +29,9 @@ export function detectFormat(head: Buffer): DetectedKind {
   if (head.subarray(0, 4).toString('latin1') === 'Obj\u0001') return 'avro';
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   const start = text.search(/\S/);
-  if (start === -1) return 'empty';
+  // Only blanks so far (or nothing): read on as JSON lines, which skips blank lines and still
+  // reports anything after them; an empty file gives no rows.
+  if (start === -1) return 'jsonl';
   const c = text[start];
   if (c === '[') return 'json';
   if (c === '{') {
@@ -102,6 +104,15 @@ export interface ReadRecordsOptions {
   abortSignal?: AbortSignal;
 }
 
+/** The issue for an error that stopped reading a file part way (the rows before it are kept). */
+export function readFailure(error: unknown): { code: IssueCode; message: string } {
+  if (error instanceof DecompressionLimitError) return { code: 'decompression-limit', message: error.message };
+  const cut = (error as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || /unexpected end of file/i.test((error as Error).message);
+  return cut
+    ? { code: 'truncated-input', message: 'Cannot read the rest of the gzip stream: it ends early' }
+    : { code: 'read-error', message: `Cannot read the rest of the file: ${(error as Error).message}` };
+}
+
 /** Reads every file as NspRecords, streaming; bad rows become issues and the run goes on. */
 export async function* readRecords(files: readonly InputFile[], options: ReadRecordsOptions = {}): AsyncGenerator<NspRecord> {
   for (const file of files) {
@@ -127,7 +138,6 @@ export async function* readRecords(files: readonly InputFile[], options: ReadRec
       await options.onSnapshot(file.path);
       continue;
     }
-    if (kind === 'empty') continue;
     if (kind === 'avro' || kind === 'unknown') {
       account.fileIssues++;
       report({
@@ -167,13 +177,8 @@ export async function* readRecords(files: readonly InputFile[], options: ReadRec
         yield result.record;
       }
     } catch (error) {
-      const zlibEnd = (error as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || /unexpected end of file/i.test((error as Error).message);
       account.fileIssues++;
-      report({
-        code: zlibEnd ? 'truncated-input' : 'read-error',
-        location: `${file.path}:${lastLine + 1}`,
-        message: zlibEnd ? 'Cannot read the rest of the gzip stream: it ends early' : `Cannot read the rest of the file: ${(error as Error).message}`,
-      });
+      report({ ...readFailure(error), location: `${file.path}:${lastLine + 1}` });
     }
   }
 }

@@ -14,6 +14,7 @@ export type IssueCode =
   | 'invalid-fqdn'        // a destination FQDN that is not a domain name
   | 'wrong-column-count'  // a CSV row whose column count differs from the header's
   | 'truncated-input'     // a gzip stream or JSON document that ends early
+  | 'decompression-limit' // a gzip stream that inflates far beyond any log's ratio (a bomb)
   | 'line-too-long'       // a line over the size cap
   | 'unknown-format'      // a file that is none of the formats the tool reads
   | 'read-error';         // an I/O error in the middle of a file
