@@ -3,6 +3,7 @@
 
 import type { Argv } from 'yargs';
 import type { CliDeps } from './deps.js';
+import { redactText } from '../report/redact.js';
 import { hasRemoteSource, remoteOptions } from './remote-options.js';
 import type { IO } from './io.js';
 
@@ -34,6 +35,16 @@ export function inputOptions(yargs: Argv): Argv {
       }
       return true;
     });
+}
+
+/** --redact, for commands whose output is a report for people (not rules to deploy). */
+export function redactOption(yargs: Argv): Argv {
+  return yargs.option('redact', { type: 'boolean', default: false, describe: 'Replace IP addresses and subscription/tenant ids with keyed hashes (key: NSPA_REDACT_KEY)' });
+}
+
+/** The output text, redacted when --redact was given. */
+export function outputText(args: Record<string, unknown>, text: string): string {
+  return args.redact ? redactText(text, process.env.NSPA_REDACT_KEY || undefined) : text;
 }
 
 /** A string array option value (repeatable flags). */

@@ -1,6 +1,8 @@
 // CLI: the streams and facts a command may touch, injected so tests run commands in-process with
 // captured output (gh's IOStreams). Commands never use process.stdout/stderr directly.
 
+import { removeTempFilesOnInterrupt } from '../write-atomic.js';
+
 export interface IO {
   stdout: { write(text: string): void };
   stderr: { write(text: string): void };
@@ -10,6 +12,7 @@ export interface IO {
 
 /** The real process streams; a broken pipe on stdout ends quietly (exit 0, like `head`). */
 export function createProcessIO(): IO {
+  removeTempFilesOnInterrupt();
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);
     throw error;

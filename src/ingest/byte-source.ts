@@ -79,8 +79,16 @@ export async function openFile(path: string): Promise<OpenedFile> {
       yield chunk;
     }
   }
-  const inflated = await peek(bounded());
-  return { gzip, head: inflated.head, chunks: inflated.rest, close };
+  try {
+    const inflated = await peek(bounded());
+    return { gzip, head: inflated.head, chunks: inflated.rest, close };
+  } catch (error) {
+    // Broken from the first bytes (a cut header, say): the reader meets the error at line 1 and
+    // reports it like any other cut, instead of the whole run stopping here.
+    close();
+    async function* failing(): AsyncGenerator<Buffer> { throw error; }
+    return { gzip, head: Buffer.alloc(0), chunks: failing(), close };
+  }
 }
 
 export type LineEvent = { line: number; text: string } | { line: number; tooLong: number };

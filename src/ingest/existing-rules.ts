@@ -26,11 +26,12 @@ export function parseExistingRule(raw: unknown, where: string): ExistingRule {
   const m = RULE_ID.exec(id.trim());
   if (!m) throw bad(`"${id}" is not an access rule id`);
   const props = isPlainObject(getKey(raw, 'properties')) ? (getKey(raw, 'properties') as Record<string, unknown>) : raw;
-  const directionText = String(getKey(props, 'direction') ?? '').toLowerCase();
+  const directionValue = getKey(props, 'direction');
+  const directionText = typeof directionValue === 'string' ? directionValue.toLowerCase() : '';
   let direction: Direction;
   if (directionText === 'inbound') direction = 'Inbound';
   else if (directionText === 'outbound') direction = 'Outbound';
-  else throw bad(`direction "${String(getKey(props, 'direction'))}" is neither Inbound nor Outbound`);
+  else throw bad(`direction ${JSON.stringify(directionValue) ?? 'undefined'} is neither Inbound nor Outbound`);
   const subscriptions = (Array.isArray(getKey(props, 'subscriptions')) ? (getKey(props, 'subscriptions') as unknown[]) : []).map((s) => {
     const sid = isPlainObject(s) ? getKey(s, 'id') : s;
     if (typeof sid !== 'string' || !/^\/subscriptions\/[0-9a-f-]{36}$/i.test(sid.trim())) throw bad(`subscription "${JSON.stringify(s)}" is not /subscriptions/<guid>`);

@@ -8,7 +8,12 @@ import { columnNames, getKey, isPlainObject, rowFromCells, type FormatReader, ty
 /** Unwraps one parsed JSON value into row events (records wrapper, LA tables, arrays, or a row). */
 export function* rowsOfValue(value: unknown, line: number): Generator<RowEvent> {
   if (Array.isArray(value)) {
-    for (const item of value) yield* rowsOfValue(item, line);
+    // One level only: an array of rows. Deeper arrays are not rows (and must not cost a stack frame
+    // per level: a hostile line may nest 100,000 deep).
+    for (const item of value) {
+      if (isPlainObject(item)) yield* rowsOfValue(item, line);
+      else yield { kind: 'bad-row', code: 'not-a-record', line, message: 'Cannot use an array element that is not an object' };
+    }
     return;
   }
   if (!isPlainObject(value)) {

@@ -5,7 +5,7 @@ import { sortedFlows, summaryToJSON } from '../../analyze/index.js';
 import { snapshotBytesFromTable } from '../../analyze/snapshot.js';
 import { lookupCategory } from '../../model/category.js';
 import { writeFileAtomic } from '../../write-atomic.js';
-import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
+import { EXIT, inputOptions, outputText, redactOption, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
 import { formatCount } from '../report.js';
 
@@ -16,9 +16,9 @@ export const analyzeCommand: CommandSpec = {
     ['$0 analyze ./insights-logs --out flows.arrow', 'save the flows of a storage-account archive as a snapshot'],
     ['$0 analyze export.csv week2.arrow --json', 'merge a portal CSV export with an earlier snapshot, print JSON'],
   ],
-  builder: (y) => inputOptions(y
+  builder: (y) => redactOption(inputOptions(y
     .option('out', { type: 'string', describe: 'Write the flows as an Arrow IPC snapshot to this file' })
-    .option('json', { type: 'boolean', default: false, describe: 'Print the flows as JSON on stdout' })),
+    .option('json', { type: 'boolean', default: false, describe: 'Print the flows as JSON on stdout' }))),
   async run(args, io, deps) {
     const inputs = await gatherCommandInputs(args, io, deps);
     const { reporter, table } = inputs;
@@ -26,7 +26,7 @@ export const analyzeCommand: CommandSpec = {
       await writeFileAtomic(args.out, snapshotBytesFromTable(table));
       reporter.line(`wrote ${formatCount(table.flowCount)} flows to ${args.out}`);
     }
-    if (args.json) io.stdout.write(`${JSON.stringify(summaryToJSON(inputs.summary), null, 2)}\n`);
+    if (args.json) io.stdout.write(outputText(args, `${JSON.stringify(summaryToJSON(inputs.summary), null, 2)}\n`));
     else if (typeof args.out !== 'string') {
       // A readable table per profile: blockers first, then covered, denied, exempt; busiest first.
       const order = { blocker: 0, covered: 1, denied: 2, exempt: 3 };
@@ -34,11 +34,13 @@ export const analyzeCommand: CommandSpec = {
       rows.sort((a, b) => (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0)
         || order[a.info.decision] - order[b.info.decision] || b.f.hits - a.f.hits);
       let current = '';
+      let text = '';
       for (const { f, info, profile } of rows) {
-        if (profile !== current) { io.stdout.write(`${current ? '\n' : ''}${profile}\n`); current = profile; }
+        if (profile !== current) { text += `${current ? '\n' : ''}${profile}\n`; current = profile; }
         const peer = `${f.peerKind}:${f.peer || '(empty)'}`;
-        io.stdout.write(`  ${info.decision.padEnd(8)} ${info.direction.padEnd(8)} ${peer.padEnd(48)} ${String(f.hits).padStart(8)} hits ${String(f.dayHits.size).padStart(3)} days\n`);
+        text += `  ${info.decision.padEnd(8)} ${info.direction.padEnd(8)} ${peer.padEnd(48)} ${String(f.hits).padStart(8)} hits ${String(f.dayHits.size).padStart(3)} days\n`;
       }
+      io.stdout.write(outputText(args, text));
     }
     return EXIT.ok;
   },

@@ -4,7 +4,7 @@
 import { NspError } from '../../errors.js';
 import { readExistingRules } from '../../ingest/existing-rules.js';
 import { backtest, type BacktestReport } from '../../recommend/backtest.js';
-import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
+import { EXIT, inputOptions, outputText, redactOption, stringList, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
 import { recommendOptions, recommendOptionsFrom } from '../recommend-options.js';
 import { formatCount } from '../report.js';
@@ -39,20 +39,20 @@ export const backtestCommand: CommandSpec = {
     ['$0 backtest ./insights-logs --holdout 3d', 'train on all but the last 3 days, replay those'],
     ['$0 backtest --flows flows.arrow --holdout 7d --json', 'from a snapshot, as JSON'],
   ],
-  builder: (y) => recommendOptions(inputOptions(y
+  builder: (y) => redactOption(recommendOptions(inputOptions(y
     .option('holdout', { type: 'string', default: '3d', describe: 'Whole days at the end of the window to replay' })
     .option('existing', { type: 'string', array: true, describe: 'Rules in place ("az … access-rule list" JSON)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
     .check((a) => {
       parseHoldout(String(a.holdout));
       return true;
-    }))),
+    })))),
   async run(args, io, deps) {
     const holdoutDays = parseHoldout(String(args.holdout));
     const existing = await readExistingRules(stringList(args.existing));
     const { summary } = await gatherCommandInputs(args, io, deps);
     const report = backtest(summary, { ...recommendOptionsFrom(args), holdoutDays, existing });
-    io.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatBacktest(report));
+    io.stdout.write(outputText(args, args.json ? `${JSON.stringify(report, null, 2)}\n` : formatBacktest(report)));
     return report.profiles.some((p) => p.verdict !== 'ready') ? EXIT.finding : EXIT.ok;
   },
 };

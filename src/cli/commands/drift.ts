@@ -12,7 +12,7 @@ import type { FlowSummary } from '../../model/flow-summary.js';
 import type { RuleSet } from '../../model/rule-set.js';
 import { renderHtmlReport } from '../../report/html.js';
 import { writeFileAtomic } from '../../write-atomic.js';
-import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
+import { EXIT, inputOptions, outputText, redactOption, stringList, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
 
 export type DriftFormat = 'md' | 'json' | 'html';
@@ -51,7 +51,7 @@ export const driftCommand: CommandSpec = {
     ['$0 drift ./last-14-days --baseline rules.json --history ./drift-history --format html --out drift.html', 'a daily run that keeps its history'],
     ['$0 drift --flows flows.arrow --baseline review.json --fail-on new-blockers,unused-rules --format json', 'choose what fails the job'],
   ],
-  builder: (y) => inputOptions(y
+  builder: (y) => redactOption(inputOptions(y
     .option('baseline', { type: 'string', array: true, demandOption: true, describe: 'Rules in place: "az … access-rule list" JSON or a rules review document (repeatable)' })
     .option('history', { type: 'string', describe: 'Folder of earlier runs: compare with the latest, then add this run as flows-<last day>.arrow' })
     .option('fail-on', {
@@ -69,7 +69,7 @@ export const driftCommand: CommandSpec = {
         if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a whole number of at least 1`);
       }
       return true;
-    })),
+    }))),
   async run(args, io, deps) {
     const failOn = parseFailOn(stringList(args['fail-on'] ?? DEFAULT_FAIL_ON.join(',')));
     const baseline = await readRuleFiles(stringList(args.baseline));
@@ -112,9 +112,9 @@ export const driftCommand: CommandSpec = {
       text = format === 'json' ? driftToJson(report) : driftToMarkdown(report);
     }
     if (typeof args.out === 'string') {
-      await writeFileAtomic(args.out, text);
+      await writeFileAtomic(args.out, outputText(args, text));
       reporter.line(`wrote ${args.out}`);
-    } else io.stdout.write(text);
+    } else io.stdout.write(outputText(args, text));
 
     // The snapshot goes in last: a run that failed to report leaves the history as it was.
     if (historyDir !== undefined && currentName !== null) {

@@ -7,7 +7,7 @@ import type { RuleSet } from '../../model/rule-set.js';
 import { recommend } from '../../recommend/index.js';
 import { renderHtmlReport } from '../../report/html.js';
 import { writeFileAtomic } from '../../write-atomic.js';
-import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
+import { EXIT, inputOptions, outputText, redactOption, stringList, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
 import { recommendOptions, recommendOptionsFrom } from '../recommend-options.js';
 
@@ -18,10 +18,10 @@ export const reportCommand: CommandSpec = {
     ['$0 report ./insights-logs --out report.html', 'open report.html in any browser, offline'],
     ['$0 report --flows flows.arrow --existing rules.json --out report.html', 'from a snapshot, minus the rules in place (unused ones charted)'],
   ],
-  builder: (y) => recommendOptions(inputOptions(y
+  builder: (y) => redactOption(recommendOptions(inputOptions(y
     .option('existing', { type: 'string', array: true, describe: 'Rules in place: "az … access-rule list" JSON or a rules review document (repeatable)' })
     .option('out', { type: 'string', describe: 'Write the HTML to this file (atomically) instead of stdout' })
-    .option('title', { type: 'string', describe: 'Page title (default "NSP access report")' }))),
+    .option('title', { type: 'string', describe: 'Page title (default "NSP access report")' })))),
   async run(args, io, deps) {
     const existing = await readRuleFiles(stringList(args.existing));
     const { summary, reporter } = await gatherCommandInputs(args, io, deps);
@@ -40,10 +40,10 @@ export const reportCommand: CommandSpec = {
       title: typeof args.title === 'string' ? args.title : undefined,
     });
     if (typeof args.out === 'string') {
-      await writeFileAtomic(args.out, html);
+      await writeFileAtomic(args.out, outputText(args, html));
       const rules = ruleSet ? `${ruleSet.profiles.reduce((n, p) => n + p.rules.length, 0)} rules to add` : 'no rules';
       reporter.line(`report: ${new Set([...summary.flows.values()].map((f) => `${f.perimeterId}\u0001${f.profile}`)).size} profiles, ${rules}; wrote ${args.out}`);
-    } else io.stdout.write(html);
+    } else io.stdout.write(outputText(args, html));
     if (recommendError) throw recommendError;
     return EXIT.ok;
   },

@@ -3,7 +3,7 @@
 
 import { readRuleFiles } from '../../ingest/existing-rules.js';
 import { simulate, type SimulationReport } from '../../recommend/simulate.js';
-import { EXIT, inputOptions, stringList, type CommandSpec } from '../command.js';
+import { EXIT, inputOptions, outputText, redactOption, stringList, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
 import { formatCount } from '../report.js';
 
@@ -32,16 +32,15 @@ export const simulateCommand: CommandSpec = {
     ['$0 simulate ./insights-logs --rules review.json', 'would the reviewed rules keep everything working?'],
     ['$0 simulate --flows flows.arrow --rules review.json --existing rules.json --json', 'with the rules in place too, as JSON'],
   ],
-  builder: (y) => inputOptions(y
+  builder: (y) => redactOption(inputOptions(y
     .option('rules', { type: 'string', array: true, demandOption: true, describe: 'Rules: a review document (recommend output) or "az … access-rule list" JSON (repeatable)' })
     .option('existing', { type: 'string', array: true, describe: 'Rules in place ("az … access-rule list" JSON), added to --rules' })
-    .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })),
+    .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' }))),
   async run(args, io, deps) {
     const ruleFiles = await readRuleFiles([...stringList(args.rules), ...stringList(args.existing)]);
     const { summary, reporter } = await gatherCommandInputs(args, io, deps);
     const report = simulate(summary, { rules: ruleFiles.rules, listedProfiles: ruleFiles.listedProfiles });
-    if (args.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else io.stdout.write(formatSimulation(report));
+    io.stdout.write(outputText(args, args.json ? `${JSON.stringify(report, null, 2)}\n` : formatSimulation(report)));
     reporter.line(report.deniedFlows ? `simulate: ${report.deniedFlows} flows would be denied` : 'simulate: nothing would be denied');
     return report.deniedFlows > 0 ? EXIT.finding : EXIT.ok;
   },
