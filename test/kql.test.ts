@@ -17,6 +17,7 @@ import {
 } from '../src/ingest/kql.js';
 import { NSP_ACCESS_LOGS_COLUMNS, NSP_ACCESS_LOGS_SCHEMA } from '../src/ingest/kusto-schema.js';
 import { project, summarize } from './helpers/fake-log-analytics.js';
+import { runs } from './helpers/runs.js';
 
 let K: typeof Kusto.Language;
 let globals: Kusto.Language.GlobalState;
@@ -89,7 +90,7 @@ describe('kqlString', () => {
       expect(got.map((t) => t.kind)).toEqual(tokens(`NSPAccessLogs | where Profile == 'x' | take 1`).map((t) => t.kind));
       expect(got[5]!.value).toBe(value);
       expect(analyze(query).diagnostics).toEqual([]);
-    }), { numRuns: 300 });
+    }), { numRuns: runs(300) });
   });
 
   it('keeps injection attempts inside the literal', () => {

@@ -6,6 +6,7 @@ import {
   prefixMask, prefixesOverlap, type IpPrefix, type IpVersion,
 } from '../src/model/ip.js';
 import {
+import { runs } from './helpers/runs.js';
   exactCollapse, solvePrefixCover, type SolveCoverOptions,
 } from '../src/recommend/prefix-solver.js';
 
@@ -158,7 +159,7 @@ describe('exactCollapse', () => {
         expect(collapse.reduce((sum, p) => sum + p.observed, 0)).toBe(new Set(values).size);
         expect(collapse.every((p) => p.admitted === BigInt(p.observed))).toBe(true);
       },
-    ), { numRuns: 200 });
+    ), { numRuns: runs(200) });
   });
 
   it('matches cidr-tools mergeCidr on random IPv6 sets', () => {
@@ -169,7 +170,7 @@ describe('exactCollapse', () => {
         expect(show(exactCollapse(values, 6)))
           .toEqual(viaCidrTools(values.map((value) => formatAddress({ version: 6, value }))));
       },
-    ), { numRuns: 200 });
+    ), { numRuns: runs(200) });
   });
 
   it('collapses a full block and its neighbours; empty input gives nothing', () => {
@@ -220,15 +221,15 @@ describe('solvePrefixCover against brute force over all prefixes', () => {
 
   it('IPv4: up to 10 addresses in a /26 or /27, floor 24..30, budget 1..5', () => {
     fc.assert(fc.property(fc.oneof(instance(4, 6, [24, 30], [1, 5]), instance(4, 5, [24, 30], [1, 5])),
-      agreesWithBruteForce), { numRuns: 300 });
+      agreesWithBruteForce), { numRuns: runs(300) });
   });
 
   it('IPv6 with exact bigint waste: up to 10 addresses in a /122, floor 60..74, budget 1..3', () => {
-    fc.assert(fc.property(instance(6, 6, [60, 74], [1, 3]), agreesWithBruteForce), { numRuns: 60 });
+    fc.assert(fc.property(instance(6, 6, [60, 74], [1, 3]), agreesWithBruteForce), { numRuns: runs(60) });
   });
 
   it('IPv6 with double waste: up to 10 addresses in a /123, floor 118..126, budget 1..5', () => {
-    fc.assert(fc.property(instance(6, 5, [118, 126], [1, 5]), agreesWithBruteForce), { numRuns: 150 });
+    fc.assert(fc.property(instance(6, 5, [118, 126], [1, 5]), agreesWithBruteForce), { numRuns: runs(150) });
   });
 });
 
@@ -242,12 +243,12 @@ describe('solvePrefixCover properties on larger inputs', () => {
 
   it('IPv4: covers, respects floor, budget and forbidden ranges, deterministic, exact when it fits', () => {
     fc.assert(fc.property(ipv4Addresses, fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 32 }), fc.nat(),
-      (addresses, budget, floor, seed) => holdsFor(4, addresses, budget, floor, seed)), { numRuns: 200 });
+      (addresses, budget, floor, seed) => holdsFor(4, addresses, budget, floor, seed)), { numRuns: runs(200) });
   });
 
   it('IPv6: covers, respects floor, budget and forbidden ranges, deterministic, exact when it fits', () => {
     fc.assert(fc.property(ipv6Addresses, fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 128 }), fc.nat(),
-      (addresses, budget, floor, seed) => holdsFor(6, addresses, budget, floor, seed)), { numRuns: 150 });
+      (addresses, budget, floor, seed) => holdsFor(6, addresses, budget, floor, seed)), { numRuns: runs(150) });
   });
 
   it('returns the exact collapse whenever it fits the budget', () => {
@@ -255,7 +256,7 @@ describe('solvePrefixCover properties on larger inputs', () => {
       const collapse = exactCollapse(addresses, 4);
       const result = solvePrefixCover(addresses, { version: 4, budget: collapse.length, minPrefixLength: 0, forbidden: [] });
       expect(result).toEqual({ feasible: true, prefixes: collapse, extraAddresses: 0n, exact: true });
-    }), { numRuns: 100 });
+    }), { numRuns: runs(100) });
   });
 
   it('never costs more waste with a larger budget', () => {
@@ -265,7 +266,7 @@ describe('solvePrefixCover properties on larger inputs', () => {
       const larger = solvePrefixCover(addresses, { ...options, budget: budget + 1 });
       if (smaller.feasible && larger.feasible) expect(larger.extraAddresses <= smaller.extraAddresses).toBe(true);
       if (smaller.feasible) expect(larger.feasible).toBe(true);
-    }), { numRuns: 100 });
+    }), { numRuns: runs(100) });
   });
 });
 
