@@ -5,8 +5,8 @@ import {
   ADDRESS_BITS, PRIVATE_RANGES, RESERVED_RANGES, comparePrefixes, formatAddress, formatPrefix, parsePrefix,
   prefixMask, prefixesOverlap, type IpPrefix, type IpVersion,
 } from '../src/model/ip.js';
-import {
 import { runs } from './helpers/runs.js';
+import {
   exactCollapse, solvePrefixCover, type SolveCoverOptions,
 } from '../src/recommend/prefix-solver.js';
 
