@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import { createRequire } from 'node:module';
+import { ChunkCheckpoint } from './checkpoint.js';
 import type { NetworkManagementClient } from '@azure/arm-network';
 import type { LogsQueryClient } from '@azure/monitor-query-logs';
 
@@ -274,6 +275,8 @@ interface WindowedSourceOptions {
   name: string;
   chunks: QueryWindow[];
   raw: boolean;
+  /** --checkpoint: the folder, and what identifies this source's query apart from its window. */
+  checkpoint?: { dir: string; identity: string };
   concurrency: number;
   minChunkMs: number;
   onProgress?: (progress: ChunkProgress) => void;
@@ -284,16 +287,39 @@ function windowedSource(options: WindowedSourceOptions): RemoteSource {
   return {
     name: options.name,
     async *read({ onIssue, accounts, abortSignal }) {
+      const checkpoint = options.checkpoint ? new ChunkCheckpoint(options.checkpoint.dir, options.checkpoint.identity) : null;
+      // Chunks a checkpoint already holds are replayed; the others are queried.
+      const replay = new Map<number, Leaf[]>();
+      if (checkpoint) {
+        for (const [i, chunk] of options.chunks.entries()) {
+          const saved = await checkpoint.tiling(chunk);
+          if (saved) replay.set(i, saved);
+        }
+      }
       const { query, close } = options.open();
       try {
-        const leaves = runChunks(options.chunks, query, {
+        const queried = runChunks(options.chunks.filter((_, i) => !replay.has(i)), query, {
           source: options.name, concurrency: options.concurrency, minChunkMs: options.minChunkMs, abortSignal, onProgress: options.onProgress,
-        });
-        for await (const leaf of leaves) {
-          const location = `${options.name} ${formatWindow(leaf.window)}`;
-          const account = emptyAccount(location);
-          accounts.push(account);
-          yield* windowRecords(leaf, location, options.raw, account, onIssue);
+        })[Symbol.asyncIterator]();
+        for (const [i, chunk] of options.chunks.entries()) {
+          const saved = replay.get(i);
+          // Leaves come in chunk order, splits in time order: take this chunk's until its end.
+          const leaves: AsyncIterable<Leaf> | Iterable<Leaf> = saved ?? (async function* () {
+            for (;;) {
+              const next = await queried.next();
+              if (next.done) return;
+              yield next.value;
+              if (next.value.window.end >= chunk.end) return;
+            }
+          })();
+          for await (const leaf of leaves) {
+            const location = `${options.name} ${formatWindow(leaf.window)}`;
+            const account = emptyAccount(location);
+            accounts.push(account);
+            yield* windowRecords(leaf, location, options.raw, account, onIssue);
+            // Saved once its records are folded: a crash before this re-queries the window.
+            if (!saved && checkpoint) await checkpoint.save(leaf);
+          }
         }
       } finally {
         close?.();
@@ -390,6 +416,15 @@ export interface AzureQueryOptions extends KqlFilters {
   /** Smallest window a failing chunk is split into (default 1 minute, at least 1 second). */
   minChunkMs?: number;
   onProgress?: (progress: ChunkProgress) => void;
+  /** --checkpoint: save completed windows here and replay them on the next run. */
+  checkpointDir?: string;
+}
+
+/** Checkpoint settings of a source: results are reusable for the same source and query text. */
+function checkpointOf(name: string, options: AzureQueryOptions): { dir: string; identity: string } | undefined {
+  if (!options.checkpointDir) return undefined;
+  const query = buildQuery({ ...options, window: { start: 0, end: 1 } });
+  return { dir: options.checkpointDir, identity: JSON.stringify({ name, query, raw: options.raw ?? false }) };
 }
 
 /** A Log Analytics workspace to read, and how to reach it. */
@@ -416,6 +451,7 @@ export function logAnalyticsSource(options: LogAnalyticsSourceOptions): RemoteSo
     name,
     chunks: chunkWindow(options.window, options.chunkMs ?? DEFAULT_CHUNK_MS),
     raw: options.raw ?? false,
+    checkpoint: checkpointOf(name, options),
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     minChunkMs: Math.max(1000, options.minChunkMs ?? DEFAULT_MIN_CHUNK_MS),
     onProgress: options.onProgress,
@@ -554,6 +590,7 @@ export function dataExplorerSource(options: DataExplorerSourceOptions): RemoteSo
     name,
     chunks: chunkWindow(options.window, options.chunkMs ?? DEFAULT_CHUNK_MS),
     raw: options.raw ?? false,
+    checkpoint: checkpointOf(name, options),
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     minChunkMs: Math.max(1000, options.minChunkMs ?? DEFAULT_MIN_CHUNK_MS),
     onProgress: options.onProgress,
