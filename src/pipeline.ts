@@ -41,6 +41,8 @@ export interface GatheredFlows {
   /** The FlowSummary of the table, built on first use. */
   readonly summary: FlowSummary;
   accounts: SourceAccount[];
+  /** The same accounts by source: the local files, then each remote source by its name. */
+  accountGroups: { name: string; accounts: SourceAccount[] }[];
   /** Snapshot files merged in. */
   snapshots: string[];
 }
@@ -58,10 +60,12 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
   options.abortSignal?.throwIfAborted();
   const local = await analyzeFiles(files, { onIssue: options.onIssue, onProgress: options.onProgress, workers: options.workers, into: table });
   for (const path of local.snapshots) await mergeSnapshot(path);
-  const accounts = local.accounts;
+  const accountGroups = [{ name: 'files', accounts: local.accounts }];
   for (const source of options.remote ?? []) {
+    const accounts: SourceAccount[] = [];
+    accountGroups.push({ name: source.name, accounts });
     for await (const record of source.read({ onIssue: options.onIssue ?? (() => {}), accounts, abortSignal: options.abortSignal })) table.addRecord(record);
   }
   let summary: FlowSummary | undefined;
-  return { table, get summary() { return (summary ??= table.toSummary()); }, accounts, snapshots };
+  return { table, get summary() { return (summary ??= table.toSummary()); }, accounts: accountGroups.flatMap((g) => g.accounts), accountGroups, snapshots };
 }

@@ -26,7 +26,7 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
   const gathered = await gatherFlows({
     paths: stringList(args.paths), snapshots: stringList(args.flows), remote, onIssue: reporter.onIssue, onProgress: reporter.onProgress,
   });
-  reporter.accounts(gathered.accounts, gathered.snapshots);
+  reporter.accounts(gathered.accountGroups, gathered.snapshots);
   if (args.strict && reporter.issueCount > 0) {
     throw new NspError('strict-issues', `Cannot finish under --strict: ${reporter.issueCount} issues in the input`, {
       hint: 'Fix or remove the rows named above, or run without --strict',

@@ -44,34 +44,53 @@ export class RunReporter {
     if (this.#progressShown) { this.#io.stderr.write('\r\x1b[K'); this.#progressShown = false; }
   }
 
-  /** Prints the accounts; under --quiet only a line about skipped rows, if any. */
-  accounts(accounts: readonly SourceAccount[], snapshots: readonly string[]): void {
+  /**
+   * Prints the accounts, one line per source (the local files, each workspace, cluster or storage
+   * account), each adding up: rows = used + skipped by reason. Under --quiet only a line about
+   * skipped rows, if any.
+   */
+  accounts(groups: readonly { name: string; accounts: readonly SourceAccount[] }[], snapshots: readonly string[]): void {
     this.#clearProgress();
-    const total = { rowsRead: 0, rowsUsed: 0, fileIssues: 0, hitsRead: 0, hitsUsed: 0, skipped: new Map<string, number>() };
-    for (const a of accounts) {
-      total.rowsRead += a.rowsRead; total.rowsUsed += a.rowsUsed; total.fileIssues += a.fileIssues;
-      total.hitsRead += a.hitsRead; total.hitsUsed += a.hitsUsed;
-      for (const [code, n] of Object.entries(a.skipped)) total.skipped.set(code, (total.skipped.get(code) ?? 0) + (n ?? 0));
-    }
-    const skipped = accounts.reduce((n, a) => n + skippedRows(a), 0);
     if (this.#issueCount > ISSUES_SHOWN && !this.#quiet) this.#io.stderr.write(`warning: ${fmt(this.#issueCount - ISSUES_SHOWN)} more issues not shown\n`);
-    const reasons = [...total.skipped.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([c, n]) => `${c} ${fmt(n)}`).join(', ');
+    const all = groups.flatMap((g) => g.accounts);
     if (this.#quiet) {
-      if (this.#issueCount > 0) this.#io.stderr.write(`warning: ${fmt(skipped)} rows skipped (${reasons || 'none'}), ${fmt(total.fileIssues)} file issues\n`);
+      if (this.#issueCount > 0) {
+        const t = totals(all);
+        this.#io.stderr.write(`warning: ${fmt(t.skipped)} rows skipped (${t.reasons || 'none'}), ${fmt(t.fileIssues)} file issues\n`);
+      }
       return;
     }
-    const files = accounts.length === 1 ? '1 file' : `${fmt(accounts.length)} files`;
-    const snaps = snapshots.length ? ` and ${snapshots.length} flow snapshot${snapshots.length === 1 ? '' : 's'}` : '';
-    this.#io.stderr.write(
-      `read ${files}${snaps}: ${fmt(total.rowsRead)} rows = ${fmt(total.rowsUsed)} used + ${fmt(skipped)} skipped${reasons ? ` (${reasons})` : ''}` +
-      `; hits ${fmt(total.hitsRead)} read, ${fmt(total.hitsUsed)} used${total.fileIssues ? `; ${fmt(total.fileIssues)} file issues` : ''}\n`,
-    );
+    const shown = groups.filter((g, i) => i === 0 || g.accounts.length > 0);
+    for (const [i, group] of shown.entries()) {
+      const t = totals(group.accounts);
+      const n = group.accounts.length;
+      const what = group.name === 'files' ? `${fmt(n)} file${n === 1 ? '' : 's'}` : `${group.name} (${fmt(n)} part${n === 1 ? '' : 's'})`;
+      if (group.name === 'files' && n === 0 && shown.length > 1 && snapshots.length === 0) continue;
+      const snaps = i === 0 && snapshots.length ? ` and ${snapshots.length} flow snapshot${snapshots.length === 1 ? '' : 's'}` : '';
+      this.#io.stderr.write(
+        `read ${what}${snaps}: ${fmt(t.rowsRead)} rows = ${fmt(t.rowsUsed)} used + ${fmt(t.skipped)} skipped${t.reasons ? ` (${t.reasons})` : ''}` +
+        `; hits ${fmt(t.hitsRead)} read, ${fmt(t.hitsUsed)} used${t.fileIssues ? `; ${fmt(t.fileIssues)} file issues` : ''}\n`,
+      );
+    }
   }
 
   /** A line of the closing summary (not under --quiet). */
   line(text: string): void {
     if (!this.#quiet) this.#io.stderr.write(`${text}\n`);
   }
+}
+
+/** Sums of accounts, with the skip reasons as text. */
+function totals(accounts: readonly SourceAccount[]): { rowsRead: number; rowsUsed: number; skipped: number; reasons: string; fileIssues: number; hitsRead: number; hitsUsed: number } {
+  const t = { rowsRead: 0, rowsUsed: 0, skipped: 0, reasons: '', fileIssues: 0, hitsRead: 0, hitsUsed: 0 };
+  const byReason = new Map<string, number>();
+  for (const a of accounts) {
+    t.rowsRead += a.rowsRead; t.rowsUsed += a.rowsUsed; t.fileIssues += a.fileIssues;
+    t.hitsRead += a.hitsRead; t.hitsUsed += a.hitsUsed; t.skipped += skippedRows(a);
+    for (const [code, n] of Object.entries(a.skipped)) byReason.set(code, (byReason.get(code) ?? 0) + (n ?? 0));
+  }
+  t.reasons = [...byReason.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([c, n]) => `${c} ${fmt(n)}`).join(', ');
+  return t;
 }
 
 export { fmt as formatCount };

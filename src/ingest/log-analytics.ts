@@ -321,6 +321,11 @@ function windowedSource(options: WindowedSourceOptions): RemoteSource {
             if (!saved && checkpoint) await checkpoint.save(leaf);
           }
         }
+        // Let the query runner finish (its last progress report, its cleanup); every chunk's
+        // leaves were taken above, so it has nothing more to give.
+        for (let next = await queried.next(); !next.done; next = await queried.next()) {
+          throw new Error(`query window ${formatWindow(next.value.window)} came after every chunk was read`);
+        }
       } finally {
         close?.();
       }
