@@ -2,20 +2,9 @@
 // with `node dist/bench/prefix-solver.bench.js`. Prints wall time of the first (cold) run and the best
 // of three more, the prefixes used and the never-observed addresses admitted.
 
+import { seededRandom as mulberry32 } from '../fixtures/generate.js';
 import { classifyAddress, overlapsNonPublic } from '../src/model/ip.js';
 import { solvePrefixCover, type SolveCoverOptions } from '../src/recommend/prefix-solver.js';
-
-/** Tiny seeded PRNG (mulberry32): uniform doubles in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const randomInt = (random: () => number, below: number): number => Math.floor(random() * below);
 
