@@ -33,7 +33,6 @@ async function estate(): Promise<FlowSummary> {
 }
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'nspa-emit-'));
-const rulesOf = (rs: RuleSet): RecommendedRule[] => rs.profiles.flatMap((p) => p.rules);
 const elementKeys = ['addressPrefixes', 'subscriptions', 'fullyQualifiedDomainNames'];
 /** A rule's ARM properties, computed independently of the emitters: RuleSet names are ARM names. */
 function armProperties(rule: RecommendedRule): Record<string, unknown> {

@@ -5,7 +5,9 @@ import type { NspRecord } from '../model/record.js';
 import { addRecord, emptySummary } from './aggregate.js';
 
 export { addRecord, emptySummary, mergeInto, mergeSummaries, sortedFlows, summaryToJSON, summaryWindow } from './aggregate.js';
-export { loadSnapshot, saveSnapshot, snapshotBytes } from './snapshot.js';
+export { loadSnapshot, snapshotBytes, snapshotBytesFromTable, summaryFromSnapshot } from './snapshot.js';
+export { FlowTable } from './flow-table.js';
+export { analyzeFiles } from './parallel.js';
 
 /** Folds a stream of records into a summary (into `into` when given). */
 export async function analyze(records: AsyncIterable<NspRecord>, into: FlowSummary = emptySummary()): Promise<FlowSummary> {

@@ -238,8 +238,3 @@ export async function loadSnapshot(path: string): Promise<FlowSummary> {
   }
   return summaryFromSnapshot(bytes, path);
 }
-
-/** Saves a snapshot file atomically. */
-export async function saveSnapshot(path: string, summary: FlowSummary, write: (path: string, data: Uint8Array) => Promise<void>): Promise<void> {
-  await write(path, snapshotBytes(summary));
-}
