@@ -23,6 +23,8 @@ export interface AzureDeps {
   rowCap?: number;
   /** Smallest window a failing chunk is split down to before the run fails. */
   minChunkMs?: number;
+  /** Client-side timeout of one query (default: server timeout + 30 s). */
+  queryTimeoutMs?: number;
   /** Clock for --since (epoch ms). */
   now?: () => number;
 }

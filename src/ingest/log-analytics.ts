@@ -423,6 +423,11 @@ export interface AzureQueryOptions extends KqlFilters {
   onProgress?: (progress: ChunkProgress) => void;
   /** --checkpoint: save completed windows here and replay them on the next run. */
   checkpointDir?: string;
+  /**
+   * A query with no answer after this long is abandoned and its window split, like a server-side
+   * timeout (default: the server timeout, 180 s, plus 30 s): a hung connection never hangs the run.
+   */
+  queryTimeoutMs?: number;
 }
 
 /** Checkpoint settings of a source: results are reusable for the same source and query text. */
@@ -472,7 +477,9 @@ export function logAnalyticsSource(options: LogAnalyticsSourceOptions): RemoteSo
       return {
         async query(window, signal) {
           const query = buildQuery({ ...options, window });
-          const call = calls.start(signal);
+          const timeoutMs = options.queryTimeoutMs ?? ((options.serverTimeoutSeconds ?? 180) + 30) * 1000;
+          const timeout = AbortSignal.timeout(timeoutMs);
+          const call = calls.start(AbortSignal.any([signal, timeout]));
           let result;
           try {
             result = await client.queryWorkspace(options.workspaceId, query, { startTime: new Date(window.start), endTime: new Date(window.end) }, {
@@ -480,6 +487,7 @@ export function logAnalyticsSource(options: LogAnalyticsSourceOptions): RemoteSo
               ...(options.serverTimeoutSeconds ? { serverTimeoutInSeconds: options.serverTimeoutSeconds } : {}),
             });
           } catch (error) {
+            if (timeout.aborted && !signal.aborted) throw new SplitNeeded(`no answer within ${formatDuration(timeoutMs)}`);
             if (isAbort(error) || signal.aborted) throw signal.aborted ? signal.reason : error;
             const full = call.error() ?? error;
             const status = statusOf(error);

@@ -36,6 +36,11 @@ export interface FakeAzureOptions {
   accessRules?: Record<string, unknown[] | number>;
   /** Delay of every query answer, ms (to observe concurrency). */
   delayMs?: number;
+  /**
+   * A transport fault for a query (attempt counts from 1 per window): 'reset' destroys the
+   * connection, 'hang' never answers.
+   */
+  fault?: (window: Window, attempt: number) => 'reset' | 'hang' | undefined;
 }
 
 export interface RecordedRequest {
@@ -167,6 +172,7 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
   const scopes: string[] = [];
   let queries = 0;
   let inFlight = 0;
+  const attempts = new Map<string, number>();
   const fake: FakeAzure = {
     url: '', ca: cert, scopes, requests, maxInFlight: 0,
     credential: { getToken: async (scope) => { scopes.push(...(Array.isArray(scope) ? scope : [scope])); return { token: 'fake-token', expiresOnTimestamp: Date.now() + 3_600_000 }; } },
@@ -212,6 +218,13 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
       if (!m) { send(400, { error: { code: 'BadArgumentError', message: 'no window in query' } }); return; }
       const window = { start: Date.parse(m[1]!), end: Date.parse(m[2]!) };
       recorded.window = window;
+
+      const windowKey = `${window.start}/${window.end}`;
+      const attempt = (attempts.get(windowKey) ?? 0) + 1;
+      attempts.set(windowKey, attempt);
+      const fault = options.fault?.(window, attempt);
+      if (fault === 'reset') { recorded.status = 0; req.socket.destroy(); return; }
+      if (fault === 'hang') { recorded.status = 0; return; }
 
       if (queries++ < (options.throttle ?? 0)) {
         send(429, { error: { code: 'ThrottledError', message: 'Too many requests' } }, { 'retry-after': '0' });
