@@ -31,7 +31,7 @@ export function inputOptions(yargs: Argv): Argv {
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print no summary or warnings on stderr, only a count of skipped rows' }))
     .check((a) => {
       if (stringList(a.paths).length === 0 && stringList(a.flows).length === 0 && !hasRemoteSource(a as Record<string, unknown>)) {
-        throw new Error('Give log paths, --flows, --workspace or --cluster');
+        throw new Error('Give log paths, --flows, --workspace, --cluster, --storage-account or --connection-string');
       }
       return true;
     });

@@ -1,11 +1,15 @@
 // CLI: the options that read NSP logs from Azure instead of files (Log Analytics workspaces, a Data
-// Explorer cluster) and the rules in place from ARM, and the code that turns them into sources.
+// Explorer cluster, storage accounts over the Blob API) and the rules in place from ARM, and the
+// code that turns them into sources.
 // Commands add remoteOptions() to their builder and call remoteSources()/existingFromAzure().
 
 import type { TokenCredential } from '@azure/core-auth';
 import type { Argv } from 'yargs';
 import { NspError } from '../errors.js';
 import { authModes, cloudNames, clouds, createCredential, type AuthMode, type CloudName } from '../ingest/azure-auth.js';
+import {
+  blobStorageSource, connectionStringAccount, containerNames, parseStorageUrl, sameAccount, type BlobProgress, type BlobStorageSourceOptions,
+} from '../ingest/blob-storage.js';
 import { DEFAULT_TABLE, filterClauses, type KqlFilters, type QueryWindow } from '../ingest/kql.js';
 import {
   DEFAULT_CHUNK_MS, DEFAULT_CONCURRENCY, dataExplorerSource, listAccessRules, logAnalyticsSource, parseDuration, parseTime,
@@ -45,9 +49,13 @@ export function remoteOptions(yargs: Argv): Argv {
     .option('workspace', { type: 'string', array: true, group: GROUP, describe: 'Read NSPAccessLogs from this Log Analytics workspace id (repeatable)' })
     .option('cluster', { type: 'string', group: GROUP, describe: 'Read from this Azure Data Explorer cluster URL (with --database)' })
     .option('database', { type: 'string', group: GROUP, describe: 'Data Explorer database (with --cluster)' })
+    .option('storage-account', { type: 'string', array: true, group: GROUP, describe: 'Read the insights-logs-* containers of this storage account: its blob URL, or one container\'s; a SAS URL signs in with the SAS (repeatable)' })
+    .option('connection-string', { type: 'string', group: GROUP, describe: 'Read (or sign in to) the storage account of this connection string (default: AZURE_STORAGE_CONNECTION_STRING, for a --storage-account it names)' })
+    .option('category', { type: 'string', array: true, group: GROUP, describe: 'Only the container of this log category, e.g. NspPublicInboundResourceRulesAllowed (repeatable; storage accounts)' })
     .option('auth', { choices: authModes, default: 'default' as AuthMode, group: GROUP, describe: 'How to sign in: DefaultAzureCredential, or only Azure CLI, device code, managed identity, or AZURE_* variables' })
     .option('cloud', { choices: cloudNames, default: 'AzureCloud' as CloudName, group: GROUP, describe: 'Azure cloud (endpoints and sign-in authority)' })
-    .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, group: GROUP, describe: 'Chunk queries in flight at once (1–16)' })
+    .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, group: GROUP, describe: 'Chunk queries (or blobs) in flight at once (1–16)' })
+    .option('checkpoint', { type: 'string', group: GROUP, describe: 'Save each query window read into this folder; a rerun resumes from it instead of querying again' })
     .option('existing-from-azure', { type: 'boolean', default: false, group: GROUP, describe: 'Subtract the access rules in place, read from Azure for every profile in the logs' })))
     .check((a) => {
       checkRemoteArgs(a as Record<string, unknown>);
@@ -82,11 +90,19 @@ export function checkRemoteArgs(a: Record<string, unknown>): void {
     try { url = new URL(a.cluster); } catch { /* reported below */ }
     if (!url || url.protocol !== 'https:') fail(`--cluster "${a.cluster}" is not an https:// URL`);
   }
+  // parseStorageUrl's messages never hold the query string (a SAS).
+  for (const url of stringList(a['storage-account'])) guard(() => parseStorageUrl(url));
+  if (a['connection-string'] !== undefined) {
+    if (typeof a['connection-string'] !== 'string' || a['connection-string'].trim() === '') fail('--connection-string needs a value');
+    guard(() => connectionStringAccount(a['connection-string'] as string));
+  }
+  guard(() => containerNames(stringList(a.category)));
 }
 
-/** True when the arguments name a workspace or a cluster (commands then accept no paths). */
+/** True when the arguments name a workspace, a cluster or a storage account (commands then need no paths). */
 export function hasRemoteSource(args: Record<string, unknown>): boolean {
-  return stringList(args.workspace).length > 0 || typeof args.cluster === 'string';
+  return stringList(args.workspace).length > 0 || typeof args.cluster === 'string' ||
+    stringList(args['storage-account']).length > 0 || typeof args['connection-string'] === 'string';
 }
 
 /** The filters from --perimeter, --profile, --resource. */
@@ -108,6 +124,8 @@ export function queryWindow(args: Record<string, unknown>, deps: CliDeps): Query
 export interface RemoteHooks {
   /** After each chunk of each source. */
   onProgress?: (progress: ChunkProgress) => void;
+  /** After each blob of each storage account. */
+  onBlobProgress?: (progress: BlobProgress) => void;
   /** The device-code sign-in prompt (--auth device-code). */
   onDeviceCode?: (message: string) => void;
   /** Not errors: e.g. a profile of the logs that no longer exists in Azure. */
@@ -122,6 +140,10 @@ export function stderrHooks(io: IO, quiet = false): RemoteHooks {
     onProgress: (p) => {
       if (quiet || !io.stderrIsTTY) return;
       io.stderr.write(p.done === p.total ? '\r\x1b[K' : `\r\x1b[Kquerying ${p.source}: ${p.done}/${p.total} chunks read, up to ${new Date(p.window.end).toISOString()}`);
+    },
+    onBlobProgress: (p) => {
+      if (quiet || !io.stderrIsTTY) return;
+      io.stderr.write(p.done === p.total ? '\r\x1b[K' : `\r\x1b[Kreading ${p.source}: ${p.done}/${p.total} blobs`);
     },
   };
 }
@@ -161,17 +183,64 @@ export async function remoteSources(args: Record<string, unknown>, deps: CliDeps
     concurrency: (args.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
     raw: Boolean(args.raw),
     ca: azure.ca, maxRetries: azure.maxRetries, retryDelayMs: azure.retryDelayMs, rowCap: azure.rowCap, minChunkMs: azure.minChunkMs,
+    queryTimeoutMs: azure.queryTimeoutMs,
+    checkpointDir: typeof args.checkpoint === 'string' ? args.checkpoint : undefined,
     onProgress: hooks.onProgress,
   };
-  const credential = credentialFor(args, deps, hooks);
+  // Built on first need: a run that reads storage by SAS or connection string never loads @azure/identity.
+  const credential = (): TokenCredential => credentialFor(args, deps, hooks);
   const table = typeof args.table === 'string' ? args.table : DEFAULT_TABLE;
   const sources: RemoteSource[] = stringList(args.workspace).map((workspaceId) => logAnalyticsSource({
-    ...common, credential, workspaceId: workspaceId.trim(), table,
+    ...common, credential: credential(), workspaceId: workspaceId.trim(), table,
     endpoint: azure.logAnalyticsEndpoint ?? cloud.logAnalytics, scope: cloud.logAnalyticsScope,
   }));
   if (typeof args.cluster === 'string' && typeof args.database === 'string') {
-    sources.push(dataExplorerSource({ ...common, credential, cluster: args.cluster, database: args.database, table }));
+    sources.push(dataExplorerSource({ ...common, credential: credential(), cluster: args.cluster, database: args.database, table }));
   }
+  sources.push(...storageSources(args, deps, hooks, common.window, credential));
+  return sources;
+}
+
+/**
+ * One source per --storage-account, signed in by its SAS, else by the connection string when that
+ * names the same account, else by --auth; plus the account of a --connection-string no URL names.
+ * AZURE_STORAGE_CONNECTION_STRING stands in for --connection-string, but only for an account a
+ * --storage-account names: the variable alone never adds a source to a run.
+ */
+function storageSources(args: Record<string, unknown>, deps: CliDeps, hooks: RemoteHooks, window: QueryWindow, credential: () => TokenCredential): RemoteSource[] {
+  const urls = stringList(args['storage-account']);
+  const explicit = typeof args['connection-string'] === 'string' ? args['connection-string'] : undefined;
+  if (urls.length === 0 && explicit === undefined) return [];
+  const fromEnv = explicit === undefined && urls.length > 0 ? process.env.AZURE_STORAGE_CONNECTION_STRING?.trim() || undefined : undefined;
+  const connectionString = explicit ?? fromEnv;
+  const csAccount = connectionString !== undefined
+    ? connectionStringAccount(connectionString, explicit !== undefined ? '--connection-string' : 'AZURE_STORAGE_CONNECTION_STRING')
+    : undefined;
+  const azure = deps.azure ?? {};
+  const common: Omit<BlobStorageSourceOptions, 'url' | 'connectionString' | 'credential'> = {
+    window,
+    categories: stringList(args.category),
+    perimeters: stringList(args.perimeter),
+    concurrency: (args.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
+    maxRetries: azure.maxRetries, retryDelayMs: azure.retryDelayMs,
+    now: azure.now?.() ?? Date.now(),
+    onProgress: hooks.onBlobProgress, onWarning: hooks.onWarning,
+  };
+  if (stringList(args.profile).length > 0 || stringList(args.resource).length > 0) {
+    // Blob folders are per perimeter only; reading part of a blob would differ from the same folder on disk.
+    hooks.onWarning?.('--profile and --resource narrow queries, not storage accounts: every profile and resource of the blobs read is used');
+  }
+  let csUsed = false;
+  const sources = urls.map((url) => {
+    const target = parseStorageUrl(url);
+    if (target.sas !== undefined) return blobStorageSource({ ...common, url });
+    if (csAccount !== undefined && sameAccount(target.accountUrl, csAccount)) {
+      csUsed = true;
+      return blobStorageSource({ ...common, url, connectionString });
+    }
+    return blobStorageSource({ ...common, url, credential: credential() });
+  });
+  if (explicit !== undefined && !csUsed) sources.push(blobStorageSource({ ...common, connectionString: explicit }));
   return sources;
 }
 

@@ -64,7 +64,9 @@ export class RunReporter {
     for (const [i, group] of shown.entries()) {
       const t = totals(group.accounts);
       const n = group.accounts.length;
-      const what = group.name === 'files' ? `${fmt(n)} file${n === 1 ? '' : 's'}` : `${group.name} (${fmt(n)} part${n === 1 ? '' : 's'})`;
+      // Azure queries are accounted per time window, storage accounts per blob.
+      const unit = /^(workspace|cluster) /.test(group.name) ? 'query window' : 'blob';
+      const what = group.name === 'files' ? `${fmt(n)} file${n === 1 ? '' : 's'}` : `${group.name} (${fmt(n)} ${unit}${n === 1 ? '' : 's'})`;
       if (group.name === 'files' && n === 0 && shown.length > 1 && snapshots.length === 0) continue;
       const snaps = i === 0 && snapshots.length ? ` and ${snapshots.length} flow snapshot${snapshots.length === 1 ? '' : 's'}` : '';
       this.#io.stderr.write(
