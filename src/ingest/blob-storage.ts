@@ -13,9 +13,8 @@ import { emptyAccount, type Issue, type IssueCode, type SourceAccount } from '..
 import type { NspRecord } from '../model/record.js';
 import type { RemoteSource } from '../pipeline.js';
 import { DecompressionLimitError, MAX_INFLATE_RATIO } from './byte-source.js';
-import { detectFormat, formats, readFailure, type DetectedKind } from './index.js';
+import { accountRowEvent, detectFormat, formats, readFailure, type DetectedKind } from './index.js';
 import type { QueryWindow } from './kql.js';
-import { normalizeRow } from './normalize.js';
 import type { FormatReader } from './source.js';
 
 // The SDK is loaded on first use: most runs read files and should not pay for it.
@@ -580,12 +579,10 @@ async function* blobRecords(body: AsyncIterable<Buffer>, blob: ListedBlob, open:
     } catch {
       kind = 'unknown';
     }
-    if (kind !== 'jsonl' && kind !== 'json' && kind !== 'csv') {
-      fileIssue('unknown-format', blob.url, kind === 'avro'
-        ? 'Cannot read Avro: export Event Hubs capture bodies as JSON ({"records":[…]}) first'
-        : kind === 'arrow'
-          ? 'Cannot read a flow snapshot from Blob storage: download it and pass it with --flows'
-          : 'Cannot detect the format: expected JSON lines, a JSON document or CSV');
+    if (kind === 'arrow' || kind === 'unknown') {
+      fileIssue('unknown-format', blob.url, kind === 'arrow'
+        ? 'Cannot read a flow snapshot from Blob storage: download it and pass it with --flows'
+        : 'Cannot detect the format: expected JSON lines, a JSON document, CSV or an Event Hubs Capture (Avro) file');
       return;
     }
     const reader: FormatReader = formats[kind];
@@ -604,23 +601,8 @@ async function* blobRecords(body: AsyncIterable<Buffer>, blob: ListedBlob, open:
         }
         continue;
       }
-      if (event.kind === 'file-issue') { fileIssue(event.code, location, event.message); continue; }
-      account.rowsRead++;
-      if (event.kind === 'bad-row') {
-        account.skipped[event.code] = (account.skipped[event.code] ?? 0) + 1;
-        report({ code: event.code, location, message: event.message });
-        continue;
-      }
-      const result = normalizeRow(event.row);
-      account.hitsRead += result.ok ? result.record.count : result.hits;
-      if (!result.ok) {
-        account.skipped[result.code] = (account.skipped[result.code] ?? 0) + 1;
-        report({ code: result.code, location, message: result.message });
-        continue;
-      }
-      account.rowsUsed++;
-      account.hitsUsed += result.record.count;
-      yield result.record;
+      const record = accountRowEvent(event, location, account, report);
+      if (record) yield record;
     }
   } catch (error) {
     if (signal.aborted) throw error; // the run is stopping: not this blob's fault

@@ -7,25 +7,27 @@ import { join } from 'node:path';
 import { NspError } from '../errors.js';
 import { emptyAccount, type Issue, type IssueCode, type SourceAccount } from '../model/issue.js';
 import type { NspRecord } from '../model/record.js';
+import { avroCapture } from './avro-capture.js';
 import { DecompressionLimitError, openFile } from './byte-source.js';
 import { csv } from './csv.js';
 import { jsonDocument } from './json-document.js';
 import { jsonl } from './jsonl.js';
 import { normalizeRow } from './normalize.js';
-import type { FormatReader } from './source.js';
+import type { FormatReader, RowEvent } from './source.js';
 
 /** Format readers by user-facing name. */
-export const formats = { jsonl, json: jsonDocument, csv } satisfies Record<string, FormatReader>;
+export const formats = { jsonl, json: jsonDocument, csv, avro: avroCapture } satisfies Record<string, FormatReader>;
 export type FormatName = keyof typeof formats;
 
 /** What a file holds, judged from its first bytes. */
-export type DetectedKind = FormatName | 'arrow' | 'avro' | 'unknown';
+export type DetectedKind = FormatName | 'arrow' | 'unknown';
 
 const ARROW_MAGIC = 'ARROW1';
 
 /** Decides a file's format from its first (inflated) bytes. */
 export function detectFormat(head: Buffer): DetectedKind {
   if (head.subarray(0, 6).toString('latin1') === ARROW_MAGIC) return 'arrow';
+  // An Avro object container: Event Hubs Capture writes these.
   if (head.subarray(0, 4).toString('latin1') === 'Obj\u0001') return 'avro';
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   const start = text.search(/\S/);
@@ -113,6 +115,35 @@ export function readFailure(error: unknown): { code: IssueCode; message: string 
     : { code: 'read-error', message: `Cannot read the rest of the file: ${(error as Error).message}` };
 }
 
+/**
+ * Accounts one row event of a reader: a file-level issue, a bad row (skipped, by reason) or a row,
+ * normalized. Every reader of content (files, blobs) goes through here, so the accounts mean the
+ * same everywhere. @returns the record, or null when the event was not a usable row
+ */
+export function accountRowEvent(event: RowEvent, location: string, account: SourceAccount, report: (issue: Issue) => void): NspRecord | null {
+  if (event.kind === 'file-issue') {
+    account.fileIssues++;
+    report({ code: event.code, location, message: event.message });
+    return null;
+  }
+  account.rowsRead++;
+  if (event.kind === 'bad-row') {
+    account.skipped[event.code] = (account.skipped[event.code] ?? 0) + 1;
+    report({ code: event.code, location, message: event.message });
+    return null;
+  }
+  const result = normalizeRow(event.row);
+  account.hitsRead += result.ok ? result.record.count : result.hits;
+  if (!result.ok) {
+    account.skipped[result.code] = (account.skipped[result.code] ?? 0) + 1;
+    report({ code: result.code, location, message: result.message });
+    return null;
+  }
+  account.rowsUsed++;
+  account.hitsUsed += result.record.count;
+  return result.record;
+}
+
 /** Reads every file as NspRecords, streaming; bad rows become issues and the run goes on. */
 export async function* readRecords(files: readonly InputFile[], options: ReadRecordsOptions = {}): AsyncGenerator<NspRecord> {
   for (const file of files) {
@@ -132,19 +163,17 @@ export async function* readRecords(files: readonly InputFile[], options: ReadRec
     } catch {
       kind = 'unknown';
     }
-    if (kind !== 'jsonl' && kind !== 'json' && kind !== 'csv') opened.close();
+    if (kind === 'arrow' || kind === 'unknown') opened.close();
     if (kind === 'arrow') {
       if (!options.onSnapshot) throw new NspError('input-invalid', `Cannot use flow snapshot "${file.path}" here`, { hint: 'Snapshots are read by analyze and recommend' });
       await options.onSnapshot(file.path);
       continue;
     }
-    if (kind === 'avro' || kind === 'unknown') {
+    if (kind === 'unknown') {
       account.fileIssues++;
       report({
         code: 'unknown-format', location: file.path,
-        message: kind === 'avro'
-          ? 'Cannot read Avro: export Event Hubs capture bodies as JSON ({"records":[…]}) first'
-          : 'Cannot detect the format: expected JSON lines, a JSON document, CSV or an Arrow flow snapshot',
+        message: 'Cannot detect the format: expected JSON lines, a JSON document, CSV, an Event Hubs Capture (Avro) file or an Arrow flow snapshot',
       });
       continue;
     }
@@ -153,32 +182,16 @@ export async function* readRecords(files: readonly InputFile[], options: ReadRec
     try {
       for await (const event of reader.read(opened.chunks)) {
         lastLine = event.line;
-        const location = `${file.path}:${event.line}`;
-        if (event.kind === 'file-issue') {
-          account.fileIssues++;
-          report({ code: event.code, location, message: event.message });
-          continue;
-        }
-        account.rowsRead++;
-        if (event.kind === 'bad-row') {
-          account.skipped[event.code] = (account.skipped[event.code] ?? 0) + 1;
-          report({ code: event.code, location, message: event.message });
-          continue;
-        }
-        const result = normalizeRow(event.row);
-        account.hitsRead += result.ok ? result.record.count : result.hits;
-        if (!result.ok) {
-          account.skipped[result.code] = (account.skipped[result.code] ?? 0) + 1;
-          report({ code: result.code, location, message: result.message });
-          continue;
-        }
-        account.rowsUsed++;
-        account.hitsUsed += result.record.count;
-        yield result.record;
+        const record = accountRowEvent(event, `${file.path}:${event.line}`, account, report);
+        if (record) yield record;
       }
     } catch (error) {
       account.fileIssues++;
       report({ ...readFailure(error), location: `${file.path}:${lastLine + 1}` });
+    } finally {
+      // A reader may stop before the end (a corrupt Avro file), and so may the consumer of this
+      // generator: release the file either way (a no-op once it was read to the end).
+      opened.close();
     }
   }
 }
