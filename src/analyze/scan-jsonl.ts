@@ -114,39 +114,23 @@ export class JsonlFolder {
     return this.table.interner.idOfBytes(buf, s, e);
   }
 
-  /** Canonical perimeter id (interned) of a raw value, or INVALID; cached by raw id. */
-  #perimeter(raw: number): number {
-    let v = this.#perimeterOf[raw];
+  /**
+   * Interned canonical form of a raw value (`canonicalize` returns '' when there is none: then
+   * INVALID), cached by raw id. `canonicalize` is a module function: nothing is allocated per call.
+   */
+  #canonical(cache: number[], raw: number, canonicalize: (text: string) => string): number {
+    let v = cache[raw];
     if (v === undefined) {
-      const c = canonicalPerimeterId(this.table.interner.strings[raw]!);
-      v = this.#perimeterOf[raw] = c === '' ? INVALID : this.table.interner.id(c);
+      const c = canonicalize(this.table.interner.strings[raw]!);
+      v = cache[raw] = c === '' ? INVALID : this.table.interner.id(c);
     }
     return v;
   }
 
-  #lower(raw: number): number {
-    let v = this.#lowerOf[raw];
-    if (v === undefined) v = this.#lowerOf[raw] = this.table.interner.id(this.table.interner.strings[raw]!.toLowerCase());
-    return v;
-  }
-
-  #resource(raw: number): number {
-    let v = this.#resourceOf[raw];
-    if (v === undefined) {
-      const c = canonicalResourceId(this.table.interner.strings[raw]!);
-      v = this.#resourceOf[raw] = c === '' ? INVALID : this.table.interner.id(c);
-    }
-    return v;
-  }
-
-  #fqdn(raw: number): number {
-    let v = this.#fqdnOf[raw];
-    if (v === undefined) {
-      const c = canonicalFqdn(this.table.interner.strings[raw]!);
-      v = this.#fqdnOf[raw] = c === '' ? INVALID : this.table.interner.id(c);
-    }
-    return v;
-  }
+  #perimeter(raw: number): number { return this.#canonical(this.#perimeterOf, raw, canonicalPerimeterId); }
+  #lower(raw: number): number { return this.#canonical(this.#lowerOf, raw, toLowerCase); }
+  #resource(raw: number): number { return this.#canonical(this.#resourceOf, raw, canonicalResourceId); }
+  #fqdn(raw: number): number { return this.#canonical(this.#fqdnOf, raw, canonicalFqdn); }
 
   /** The fast path. @returns false to send the line the careful way (nothing added then) */
   #fast(buf: Uint8Array): boolean {
@@ -293,6 +277,8 @@ export class JsonlFolder {
     return parseLogTime(this.#decoder.decode(buf.subarray(s, e)));
   }
 }
+
+const toLowerCase = (text: string): string => text.toLowerCase();
 
 /** Days in a month of the proleptic Gregorian calendar (as Date.UTC counts them). */
 function daysInMonth(y: number, mo: number): number {

@@ -430,6 +430,19 @@ export interface AzureQueryOptions extends KqlFilters {
   queryTimeoutMs?: number;
 }
 
+/** What the Log Analytics and Data Explorer sources set the same way on windowedSource. */
+function windowedSettings(name: string, options: AzureQueryOptions): Omit<WindowedSourceOptions, 'open'> {
+  return {
+    name,
+    chunks: chunkWindow(options.window, options.chunkMs ?? DEFAULT_CHUNK_MS),
+    raw: options.raw ?? false,
+    checkpoint: checkpointOf(name, options),
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    minChunkMs: Math.max(1000, options.minChunkMs ?? DEFAULT_MIN_CHUNK_MS),
+    onProgress: options.onProgress,
+  };
+}
+
 /** Checkpoint settings of a source: results are reusable for the same source and query text. */
 function checkpointOf(name: string, options: AzureQueryOptions): { dir: string; identity: string } | undefined {
   if (!options.checkpointDir) return undefined;
@@ -458,13 +471,7 @@ export function logAnalyticsSource(options: LogAnalyticsSourceOptions): RemoteSo
   const name = `workspace ${options.workspaceId}`;
   const rowCap = options.rowCap ?? DEFAULT_ROW_CAP;
   return windowedSource({
-    name,
-    chunks: chunkWindow(options.window, options.chunkMs ?? DEFAULT_CHUNK_MS),
-    raw: options.raw ?? false,
-    checkpoint: checkpointOf(name, options),
-    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-    minChunkMs: Math.max(1000, options.minChunkMs ?? DEFAULT_MIN_CHUNK_MS),
-    onProgress: options.onProgress,
+    ...windowedSettings(name, options),
     open() {
       const endpoint = options.endpoint ?? clouds.AzureCloud.logAnalytics;
       const client = new (monitorQuery().LogsQueryClient)(options.credential, {
@@ -600,13 +607,7 @@ export function dataExplorerSource(options: DataExplorerSourceOptions): RemoteSo
   const maxRetries = options.maxRetries ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 1000;
   return windowedSource({
-    name,
-    chunks: chunkWindow(options.window, options.chunkMs ?? DEFAULT_CHUNK_MS),
-    raw: options.raw ?? false,
-    checkpoint: checkpointOf(name, options),
-    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-    minChunkMs: Math.max(1000, options.minChunkMs ?? DEFAULT_MIN_CHUNK_MS),
-    onProgress: options.onProgress,
+    ...windowedSettings(name, options),
     open() {
       const { Client: KustoClient, KustoConnectionStringBuilder } = kusto();
       const client = new KustoClient(KustoConnectionStringBuilder.withTokenCredential(cluster, options.credential));
