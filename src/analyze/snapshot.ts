@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import {
-  Field, Float64, Int32, List, RecordBatch, Schema, Table, TimestampMillisecond, Utf8,
+  Dictionary, Field, Float64, Int32, List, RecordBatch, Schema, Table, TimestampMillisecond, Utf8,
   makeData, makeVector, tableFromIPC, tableToIPC, type Data,
 } from 'apache-arrow';
 import { NspError } from '../errors.js';
@@ -72,6 +72,22 @@ class Utf8Writer {
   }
 }
 
+/**
+ * A dictionary-encoded Utf8 column: the distinct values in order of first use (so the same rows
+ * give the same bytes) and an Int32 index per row.
+ */
+function dictionaryData(values: readonly string[]): Data<Dictionary<Utf8, Int32>> {
+  const index = new Map<string, number>();
+  const indices = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    let k = index.get(values[i]!);
+    if (k === undefined) { k = index.size; index.set(values[i]!, k); }
+    indices[i] = k;
+  }
+  const dictionary = makeVector(utf8Data([...index.keys()]));
+  return makeData({ type: new Dictionary(new Utf8(), new Int32()), length: values.length, nullCount: 0, data: indices, dictionary });
+}
+
 /** List offsets for rows taken in `order` from CSR `offsets`, and the source index of every item. */
 function gatherList(order: Int32Array, offsets: Int32Array): { listOffsets: Int32Array; items: Int32Array } {
   const listOffsets = new Int32Array(order.length + 1);
@@ -135,10 +151,11 @@ function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
   const at = <T extends Int32Array | Float64Array>(values: T, items: Int32Array, make: (x: number[]) => Data): Data =>
     make(Array.from(items, (k) => values[k]!));
   const columns = {
-    perimeterId: text.data(Int32Array.from(order, (i) => c.perimeter[i]!)),
-    profile: text.data(Int32Array.from(order, (i) => c.profile[i]!)),
-    category: utf8Data(Array.from(order, (i) => categoryNames[c.category[i]!]!)),
-    peerKind: utf8Data(Array.from(order, (i) => peers[i]!.kind)),
+    // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
+    perimeterId: dictionaryData(Array.from(order, (i) => strings[c.perimeter[i]!]!)),
+    profile: dictionaryData(Array.from(order, (i) => strings[c.profile[i]!]!)),
+    category: dictionaryData(Array.from(order, (i) => categoryNames[c.category[i]!]!)),
+    peerKind: dictionaryData(Array.from(order, (i) => peers[i]!.kind)),
     peer: utf8Data(Array.from(order, (i) => peers[i]!.text)),
     hits: float64Data(Array.from(order, (i) => c.hits[i]!)),
     firstSeen: timeData(Array.from(order, (i) => c.first[i]!)),
@@ -182,6 +199,12 @@ export function summaryFromSnapshot(bytes: Uint8Array, path: string): FlowSummar
     };
     // Columns are read straight from their buffers (Vector.get per cell is slow on large snapshots).
     const strings = (d: Data): ((i: number) => string) => {
+      if (d.dictionary) {
+        // Dictionary-encoded: each distinct value decoded once.
+        const dictionary = Array.from(d.dictionary.toArray() as ArrayLike<string>);
+        const indices = d.values as Int32Array;
+        return (i) => dictionary[indices[i]!]!;
+      }
       const offsets = d.valueOffsets as Int32Array;
       const values = d.values as Uint8Array;
       return (i) => decoder.decode(values.subarray(offsets[i]!, offsets[i + 1]!));
