@@ -76,7 +76,7 @@ class Utf8Writer {
  * A dictionary-encoded Utf8 column: the distinct values in order of first use (so the same rows
  * give the same bytes) and an Int32 index per row.
  */
-function dictionaryData(values: readonly string[]): Data<Dictionary<Utf8, Int32>> {
+function dictionaryData(values: readonly string[], id: number): Data<Dictionary<Utf8, Int32>> {
   const index = new Map<string, number>();
   const indices = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
@@ -85,7 +85,9 @@ function dictionaryData(values: readonly string[]): Data<Dictionary<Utf8, Int32>
     indices[i] = k;
   }
   const dictionary = makeVector(utf8Data([...index.keys()]));
-  return makeData({ type: new Dictionary(new Utf8(), new Int32()), length: values.length, nullCount: 0, data: indices, dictionary });
+  // A fixed id: apache-arrow otherwise numbers dictionaries from a process-wide counter, and the
+  // bytes would differ from run to run.
+  return makeData({ type: new Dictionary(new Utf8(), new Int32(), id), length: values.length, nullCount: 0, data: indices, dictionary });
 }
 
 /** List offsets for rows taken in `order` from CSR `offsets`, and the source index of every item. */
@@ -152,10 +154,10 @@ function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
     make(Array.from(items, (k) => values[k]!));
   const columns = {
     // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
-    perimeterId: dictionaryData(Array.from(order, (i) => strings[c.perimeter[i]!]!)),
-    profile: dictionaryData(Array.from(order, (i) => strings[c.profile[i]!]!)),
-    category: dictionaryData(Array.from(order, (i) => categoryNames[c.category[i]!]!)),
-    peerKind: dictionaryData(Array.from(order, (i) => peers[i]!.kind)),
+    perimeterId: dictionaryData(Array.from(order, (i) => strings[c.perimeter[i]!]!), 0),
+    profile: dictionaryData(Array.from(order, (i) => strings[c.profile[i]!]!), 1),
+    category: dictionaryData(Array.from(order, (i) => categoryNames[c.category[i]!]!), 2),
+    peerKind: dictionaryData(Array.from(order, (i) => peers[i]!.kind), 3),
     peer: utf8Data(Array.from(order, (i) => peers[i]!.text)),
     hits: float64Data(Array.from(order, (i) => c.hits[i]!)),
     firstSeen: timeData(Array.from(order, (i) => c.first[i]!)),
