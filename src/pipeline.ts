@@ -1,6 +1,7 @@
 // The one place that composes stages: paths and snapshots → ingest → analyze → one FlowSummary,
 // with the accounts of every source. Commands call this, then recommend/emit on the result.
 
+import { realpath } from 'node:fs/promises';
 import { loadSnapshot } from './analyze/index.js';
 import { columnsFromSummary, FlowTable } from './analyze/flow-table.js';
 import { analyzeFiles } from './analyze/parallel.js';
@@ -52,7 +53,12 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
   const files = await listInputFiles(options.paths);
   const table = new FlowTable();
   const snapshots: string[] = [];
+  const seenSnapshots = new Set<string>();
   const mergeSnapshot = async (path: string): Promise<void> => {
+    // The same snapshot named twice (--flows and a path) is merged once.
+    const real = await realpath(path).catch(() => path);
+    if (seenSnapshots.has(real)) return;
+    seenSnapshots.add(real);
     table.importColumns(columnsFromSummary(await loadSnapshot(path)));
     snapshots.push(path);
   };

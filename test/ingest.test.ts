@@ -158,12 +158,16 @@ describe('format detection', () => {
     expect(detectFormat(b('{"time": broken}\n{"time":"y"}\n'))).toBe('jsonl');
     expect(detectFormat(b('{\n  "records": [\n    {\n'))).toBe('json');
     expect(detectFormat(b('{"records":[{"a":1}]}'))).toBe('jsonl');
+    expect(detectFormat(b('{"records":[{"a":1}]'))).toBe('json');
+    expect(detectFormat(b('{"records": [\n{"a":1},\n{"a":2}\n]}\n'))).toBe('json');
     expect(detectFormat(b('\uFEFF[\n {"a":1}\n]'))).toBe('json');
     expect(detectFormat(b('TimeGenerated [UTC],Category,Profile\n'))).toBe('csv');
     expect(detectFormat(b('ARROW1\0\0'))).toBe('arrow');
     expect(detectFormat(b('  \n'))).toBe('jsonl');
   });
 });
+
+const textOf = (e: JsonElement): string => ('text' in e ? e.text : '');
 
 describe('JsonElementSplitter', () => {
   const split = (doc: string, chunkSizes: number[]): { elements: JsonElement[]; complete: boolean } => {
@@ -186,7 +190,7 @@ describe('JsonElementSplitter', () => {
         const doc = JSON.stringify({ other: { records: [1] }, records: rows, tail: 'x' }, null, indent);
         const { elements, complete } = split(doc, sizes);
         expect(complete).toBe(true);
-        expect(elements.map((e) => JSON.parse(e.text))).toEqual(rows.map((r) => JSON.parse(JSON.stringify(r))));
+        expect(elements.map((e) => JSON.parse(textOf(e)))).toEqual(rows.map((r) => JSON.parse(JSON.stringify(r))));
       }));
   });
 
@@ -196,9 +200,9 @@ describe('JsonElementSplitter', () => {
         const doc = JSON.stringify({ Tables: [{ name: 'PrimaryResult', columns: [{ name: 'a', type: 'string' }, { name: 'b', type: 'long' }], rows }] }, null, 1);
         const { elements } = split(doc, sizes);
         expect(elements[0]!.kind).toBe('columns');
-        expect(elements.slice(1).map((e) => JSON.parse(e.text))).toEqual(rows);
+        expect(elements.slice(1).map((e) => JSON.parse(textOf(e)))).toEqual(rows);
         const arr = split(JSON.stringify(rows.map((r) => ({ a: r[0] }))), sizes);
-        expect(arr.elements.map((e) => JSON.parse(e.text))).toEqual(rows.map((r) => ({ a: r[0] })));
+        expect(arr.elements.map((e) => JSON.parse(textOf(e)))).toEqual(rows.map((r) => ({ a: r[0] })));
       }));
   });
 
@@ -244,6 +248,26 @@ describe('bad input', () => {
     const { records, issues } = await read([path]);
     expect(issues).toEqual([]);
     expect(records[0]!.operation).toBe('Get "blob"\nsecond line');
+  });
+
+  it('reads documents in every shape without losing rows', async () => {
+    const dir = tempDir();
+    const record = (i: number) => ({ time: '2026-11-02T08:00:00Z', count: '37', category: 'NspPublicInboundResourceRulesAllowed', resourceId: '/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/networkSecurityPerimeters/n', properties: { profile: 'p', source: { ipAddress: `198.51.100.${i}` } } });
+    const cases: [string, string, number][] = [
+      ['pretty single record', JSON.stringify(record(1), null, 2), 1],
+      ['one record, no newline', JSON.stringify(record(1)), 1],
+      ['records wrapper, a record per line', `{"records": [\n${[1, 2, 3].map((i) => JSON.stringify(record(i))).join(',\n')}\n]}\n`, 3],
+      ['JSON lines whose first line is over a megabyte', [0, 1, 2].map(() => JSON.stringify({ records: Array.from({ length: 4000 }, (_, i) => record(i % 250)) })).join('\n'), 12_000],
+      ['pretty records one after another', [1, 2].map((i) => JSON.stringify(record(i), null, 1)).join('\n'), 2],
+    ];
+    for (const [name, content, rows] of cases) {
+      const path = join(dir, `${name.replace(/\W+/g, '-')}.json`);
+      writeFileSync(path, content);
+      const { records, issues, accounts } = await read([path]);
+      expect(issues, name).toEqual([]);
+      expect(records.length, name).toBe(rows);
+      expect(accounts[0]!.hitsUsed, name).toBe(rows * 37);
+    }
   });
 
   it('reads concatenated gzip members and a records wrapper in a .gz', async () => {

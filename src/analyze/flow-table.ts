@@ -98,14 +98,24 @@ export class FlowTable {
   readonly interner = new Interner();
   /** (perimeter id, profile id, category index) → peer code → stats. */
   readonly #groups = new Map<number, Map<number, Acc>>();
-  readonly #groupKeys = new Map<number, [number, number, number]>();
+  // (perimeter, profile) pairs get dense ids of their own: interned ids of any size never collide.
+  readonly #pairIds = new Map<number, Map<number, number>>();
+  readonly #pairs: [number, number][] = [];
   readonly #categoryIndex = new Map(categories.map((c, i) => [c.name, i] as [string, number]));
 
   /** Group id of (perimeter, profile, category); perimeter and profile are interned ids. */
   group(perimeterId: number, profileId: number, categoryIndex: number): number {
-    const g = (perimeterId * 65536 + profileId) * 64 + categoryIndex;
-    if (!this.#groupKeys.has(g)) this.#groupKeys.set(g, [perimeterId, profileId, categoryIndex]);
-    return g;
+    let byProfile = this.#pairIds.get(perimeterId);
+    if (!byProfile) { byProfile = new Map(); this.#pairIds.set(perimeterId, byProfile); }
+    let pair = byProfile.get(profileId);
+    if (pair === undefined) { pair = this.#pairs.length; this.#pairs.push([perimeterId, profileId]); byProfile.set(profileId, pair); }
+    return pair * 64 + categoryIndex;
+  }
+
+  /** Perimeter id, profile id and category index of a group. */
+  #groupKey(g: number): [number, number, number] {
+    const [perimeter, profile] = this.#pairs[Math.floor(g / 64)]!;
+    return [perimeter, profile, g % 64];
   }
 
   /** Peer code of an IPv4 address (as a number), text IP, resource, FQDN or nothing. */
@@ -189,7 +199,7 @@ export class FlowTable {
     };
     let i = 0; let d = 0; let r = 0; let u = 0; let p = 0; let o = 0;
     for (const [g, peers] of this.#groups) {
-      const [perimeter, profile, category] = this.#groupKeys.get(g)!;
+      const [perimeter, profile, category] = this.#groupKey(g);
       for (const [code, acc] of peers) {
         c.perimeter[i] = perimeter; c.profile[i] = profile; c.category[i] = category; c.peer[i] = code;
         c.hits[i] = acc.hits; c.first[i] = acc.first; c.last[i] = acc.last;
@@ -253,7 +263,7 @@ export class FlowTable {
     const flows = new Map<string, Flow>();
     const ipText = (code: number): string => (code < TEXT_IP ? formatIPv4(code) : s[code - TEXT_IP]!);
     for (const [g, peers] of this.#groups) {
-      const [perimeter, profile, category] = this.#groupKeys.get(g)!;
+      const [perimeter, profile, category] = this.#groupKey(g);
       for (const [code, acc] of peers) {
         let peerKind: PeerKind;
         let peer: string;

@@ -56,7 +56,7 @@ export async function planTasks(files: readonly InputFile[], rangeBytes: number)
       }
       continue;
     }
-    batch.push({ fileIndex, path: file.path, part: 0 });
+    batch.push(file.inFolder ? { fileIndex, path: file.path, part: 0, inFolder: true } : { fileIndex, path: file.path, part: 0 });
     batchBytes += size;
     if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_FILES) flush();
   }
@@ -118,13 +118,14 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
   const { tasks, totalBytes } = await planTasks(files, options.rangeBytes ?? 32 << 20);
   const workers = options.workers ?? (totalBytes >= SMALL_INPUT ? availableParallelism() : 0);
   const parts: PartResult[] = [];
+  const totalParts = tasks.reduce((n, t) => n + t.parts.length, 0);
   let carefulLines = 0;
   let done = 0;
   const onResult = (r: TaskResult): void => {
     parts.push(...r.parts);
     carefulLines += r.carefulLines;
     done += r.parts.length;
-    options.onProgress?.(done, tasks.reduce((n, t) => n + t.parts.length, 0));
+    options.onProgress?.(done, totalParts);
   };
   const table = options.into ?? new FlowTable();
   if (workers > 0 && tasks.length > 0) await runOnWorkers(tasks, workers, onResult, (columns) => table.importColumns(columns));

@@ -8,7 +8,7 @@ import type { IssueCode } from '../model/issue.js';
 import { formatAddress, parseLoggedIp } from '../model/ip.js';
 import { rowsOfValue } from '../ingest/jsonl.js';
 import { Field, ScannedLine, ValueKind, scanLine } from '../ingest/jsonl-scanner.js';
-import { canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
+import { EARLIEST_LOG_TIME, LATEST_LOG_TIME, canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
 import { FlowTable, ipCode } from './flow-table.js';
 
 /** Counts of one scanned range, in the shape of SourceAccount's numbers. */
@@ -270,7 +270,8 @@ export class JsonlFolder {
       if (ok && i === n) {
         if (mo < 1 || mo > 12 || day < 1 || h > 23 || mi > 59 || sec > 59) return NaN;
         if (day > 28 && day > daysInMonth(y, mo)) return NaN;
-        return Date.UTC(y, mo - 1, day, h, mi, sec, ms);
+        const t = Date.UTC(y, mo - 1, day, h, mi, sec, ms);
+        return t >= EARLIEST_LOG_TIME && t < LATEST_LOG_TIME ? t : NaN;
       }
     }
     if (buf[s]! <= 0x20 || buf[e - 1]! <= 0x20) return NaN;

@@ -3,7 +3,7 @@
 // the counts and the issues per file part; the flows stay in the table.
 
 import { emptyAccount, type IssueCode, type SourceAccount } from '../model/issue.js';
-import { detectFormat, readFailure, readRecords } from '../ingest/index.js';
+import { SNAPSHOT_IN_FOLDER, detectFormat, readFailure, readRecords } from '../ingest/index.js';
 import { openFile } from '../ingest/byte-source.js';
 import { FlowTable } from './flow-table.js';
 import { foldChunks, foldPlainRange } from './scan-file.js';
@@ -17,6 +17,8 @@ export interface FilePart {
   part: number;
   /** Plain JSON lines, already detected by the caller: fold [start, end) directly. */
   range?: { start: number; end: number };
+  /** Found by walking a folder: a snapshot there is not read (see SNAPSHOT_IN_FOLDER). */
+  inFolder?: boolean;
 }
 
 export interface ScanTask { parts: FilePart[] }
@@ -66,9 +68,11 @@ export async function runScanTask(task: ScanTask, table: FlowTable): Promise<Tas
     };
     try {
       if (part.range) {
-        const r = await foldPlainRange(part.path, part.range, folder);
-        result.lines = r.lines;
-        addFolded();
+        try {
+          result.lines = (await foldPlainRange(part.path, part.range, folder)).lines;
+        } finally {
+          addFolded(); // rows folded before a read error still count
+        }
         continue;
       }
       const opened = await openFile(part.path);
@@ -84,6 +88,7 @@ export async function runScanTask(task: ScanTask, table: FlowTable): Promise<Tas
         continue;
       }
       opened.close();
+      if (kind === 'arrow' && part.inFolder) { fileIssue('unknown-format', 0, SNAPSHOT_IN_FOLDER); continue; }
       if (kind === 'arrow') { result.snapshot = true; continue; }
       // Every other format: the careful reader, record by record.
       const accounts: SourceAccount[] = [];

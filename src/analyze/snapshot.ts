@@ -8,7 +8,8 @@ import {
   makeData, makeVector, tableFromIPC, tableToIPC, type Data,
 } from 'apache-arrow';
 import { NspError } from '../errors.js';
-import { categories } from '../model/category.js';
+import { categories, lookupCategory } from '../model/category.js';
+import { formatAddress, parseLoggedIp } from '../model/ip.js';
 import { flowKeyString, type FlowSummary } from '../model/flow-summary.js';
 import type { PeerKind } from '../model/record.js';
 import { emptySummary } from './aggregate.js';
@@ -233,13 +234,25 @@ export function summaryFromSnapshot(bytes: Uint8Array, path: string): FlowSummar
     };
     for (let i = 0; i < batch.numRows; i++) {
       const peerKind = c.peerKind(i) as PeerKind;
-      if (!PEER_KINDS.has(peerKind)) throw new NspError('input-invalid', `Cannot read flow snapshot "${path}": unknown peer kind "${peerKind}" in row ${i}`);
+      const bad = (why: string): NspError => new NspError('input-invalid', `Cannot read flow snapshot "${path}": ${why} in row ${i}`, {
+        hint: 'Snapshots are written by "nsp-advisor analyze --out"; a snapshot edited elsewhere must keep its values',
+      });
+      if (!PEER_KINDS.has(peerKind)) throw bad(`unknown peer kind "${peerKind}"`);
+      // Categories and addresses decide which flows become rules: never taken on trust.
+      const category = lookupCategory(c.category(i));
+      if (!category) throw bad(`unknown category "${c.category(i)}"`);
+      let peer = c.peer(i);
+      if (peerKind === 'ip') {
+        const address = parseLoggedIp(peer);
+        if (!address) throw bad(`peer "${peer}" is not an IP address`);
+        peer = formatAddress(address);
+      }
       const days = c.days(i);
       const dayHits = c.dayHits(i);
       const ruleNames = c.matchedRules(i);
       const ruleHits = c.matchedRuleHits(i);
       const flow = {
-        perimeterId: c.perimeterId(i), profile: c.profile(i), category: c.category(i), peerKind, peer: c.peer(i),
+        perimeterId: c.perimeterId(i), profile: c.profile(i), category: category.name, peerKind, peer,
         hits: c.hits(i), firstSeen: c.firstSeen(i), lastSeen: c.lastSeen(i),
         dayHits: new Map(days.map((d, j) => [d, dayHits[j] ?? 0] as [number, number])),
         resources: new Set(c.resources(i)),

@@ -185,13 +185,16 @@ export async function remoteSources(args: Record<string, unknown>, deps: CliDeps
     ca: azure.ca, maxRetries: azure.maxRetries, retryDelayMs: azure.retryDelayMs, rowCap: azure.rowCap, minChunkMs: azure.minChunkMs,
     queryTimeoutMs: azure.queryTimeoutMs,
     checkpointDir: typeof args.checkpoint === 'string' ? args.checkpoint : undefined,
+    checkpointUntil: (azure.now?.() ?? Date.now()) - 3_600_000,
     onProgress: hooks.onProgress,
   };
   // Built on first need: a run that reads storage by SAS or connection string never loads @azure/identity.
   const credential = (): TokenCredential => credentialFor(args, deps, hooks);
   const table = typeof args.table === 'string' ? args.table : DEFAULT_TABLE;
-  const sources: RemoteSource[] = stringList(args.workspace).map((workspaceId) => logAnalyticsSource({
-    ...common, credential: credential(), workspaceId: workspaceId.trim(), table,
+  // The same workspace named twice is read once.
+  const workspaces = [...new Set(stringList(args.workspace).map((w) => w.trim().toLowerCase()))];
+  const sources: RemoteSource[] = workspaces.map((workspaceId) => logAnalyticsSource({
+    ...common, credential: credential(), workspaceId, table,
     endpoint: azure.logAnalyticsEndpoint ?? cloud.logAnalytics, scope: cloud.logAnalyticsScope,
   }));
   if (typeof args.cluster === 'string' && typeof args.database === 'string') {
@@ -233,11 +236,10 @@ function storageSources(args: Record<string, unknown>, deps: CliDeps, hooks: Rem
   let csUsed = false;
   const sources = urls.map((url) => {
     const target = parseStorageUrl(url);
+    // A URL of the connection string's account is that account: reading it once is enough.
+    if (csAccount !== undefined && sameAccount(target.accountUrl, csAccount)) csUsed = true;
     if (target.sas !== undefined) return blobStorageSource({ ...common, url });
-    if (csAccount !== undefined && sameAccount(target.accountUrl, csAccount)) {
-      csUsed = true;
-      return blobStorageSource({ ...common, url, connectionString });
-    }
+    if (csAccount !== undefined && sameAccount(target.accountUrl, csAccount)) return blobStorageSource({ ...common, url, connectionString });
     return blobStorageSource({ ...common, url, credential: credential() });
   });
   if (explicit !== undefined && !csUsed) sources.push(blobStorageSource({ ...common, connectionString: explicit }));

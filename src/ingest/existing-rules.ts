@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { NspError } from '../errors.js';
 import type { Direction } from '../model/category.js';
 import type { ExistingRule } from '../model/existing-rules.js';
-import { canonicalPerimeterId, canonicalFqdn } from './normalize.js';
+import { canonicalPerimeterId } from './normalize.js';
 import { getKey, isPlainObject } from './source.js';
 
 const RULE_ID = /^(\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.network\/networksecurityperimeters\/[^/]+)\/profiles\/([^/]+)\/accessrules\/([^/]+)$/i;
@@ -44,7 +44,9 @@ export function parseExistingRule(raw: unknown, where: string): ExistingRule {
     direction,
     addressPrefixes: strings(getKey(props, 'addressPrefixes'.toLowerCase())),
     subscriptions,
-    fullyQualifiedDomainNames: strings(getKey(props, 'fullyqualifieddomainnames')).map((f) => (f.trim().startsWith('*.') ? `*.${canonicalFqdn(f.trim().slice(2))}` : canonicalFqdn(f) || f.trim().toLowerCase())),
+    // Kept as written: a rule emitted with its full content (--extend-existing) must not change the
+    // elements in place; matching compares canonical forms (src/recommend/coverage.ts).
+    fullyQualifiedDomainNames: strings(getKey(props, 'fullyqualifieddomainnames')).map((f) => f.trim()),
     serviceTags: strings(getKey(props, 'servicetags')),
   };
 }

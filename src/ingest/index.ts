@@ -2,7 +2,7 @@
 // reads raw rows through the format registry, normalizes them into NspRecords and keeps the
 // accounts (rows read = used + skipped by reason, hits in = hits used) per file.
 
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NspError } from '../errors.js';
 import { emptyAccount, type Issue, type IssueCode, type SourceAccount } from '../model/issue.js';
@@ -37,19 +37,17 @@ export function detectFormat(head: Buffer): DetectedKind {
   const c = text[start];
   if (c === '[') return 'json';
   if (c === '{') {
-    // JSON Lines when some early line is a whole object on its own (the first may be broken);
-    // a pretty-printed document has no such line ("{", "\"records\": [", "{...},").
-    const lines = text.slice(start).split('\n', 8).map((l) => l.trim());
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      try {
-        if (typeof JSON.parse(line) === 'object') return 'jsonl';
-      } catch {
-        // Not a whole object on one line (or a cut-off last line); look at the next.
-      }
+    // JSON lines when the first line is a whole object (or looks like one, broken: a bad row among
+    // JSON lines). Otherwise, and when the first line is longer than the head, a JSON document,
+    // whose reader also reads a sequence of objects, so JSON lines are never lost either way.
+    const newline = text.indexOf('\n', start);
+    const first = (newline === -1 ? text.slice(start) : text.slice(start, newline)).trim();
+    try {
+      if (typeof JSON.parse(first) === 'object') return 'jsonl';
+    } catch {
+      // Not a whole object on its own line.
     }
-    // Broken lines that still look like one object each: JSON Lines with bad rows.
-    return lines.length > 1 && lines.some((l) => l.startsWith('{') && l.endsWith('}')) ? 'jsonl' : 'json';
+    return newline !== -1 && first.endsWith('}') ? 'jsonl' : 'json';
   }
   const firstLine = text.slice(start).split('\n', 1)[0]!.toLowerCase();
   if (firstLine.includes(',') && /(^|,)"?(category|timegenerated)/.test(firstLine)) return 'csv';
@@ -58,14 +56,27 @@ export function detectFormat(head: Buffer): DetectedKind {
 
 export interface InputFile {
   path: string;
+  /** Found by walking a folder (not named on the command line). */
+  inFolder?: boolean;
 }
+
+/** Why a flow snapshot met while walking a folder is not read: it may hold the same logs again. */
+export const SNAPSHOT_IN_FOLDER = 'Skipped a flow snapshot found in a folder: it may hold logs of the same folder again; pass it with --flows or by name';
 
 /**
  * Expands paths into files: a directory is walked recursively in name order (dot files are left
- * out), a file is taken as it is. @throws NspError input-missing naming the path
+ * out), a file is taken as it is. A file reached twice (named twice, or inside two folders given)
+ * is read once. @throws NspError input-missing naming the path
  */
 export async function listInputFiles(paths: readonly string[]): Promise<InputFile[]> {
   const files: InputFile[] = [];
+  const seen = new Set<string>();
+  const add = async (path: string, inFolder: boolean): Promise<void> => {
+    const real = await realpath(path);
+    if (seen.has(real)) return;
+    seen.add(real);
+    files.push(inFolder ? { path, inFolder } : { path });
+  };
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -73,7 +84,7 @@ export async function listInputFiles(paths: readonly string[]): Promise<InputFil
       if (entry.name.startsWith('.')) continue;
       const full = join(dir, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) files.push({ path: full });
+      else if (entry.isFile()) await add(full, true);
     }
   };
   for (const path of paths) {
@@ -91,7 +102,7 @@ export async function listInputFiles(paths: readonly string[]): Promise<InputFil
       } catch (error) {
         throw new NspError('input-missing', `Cannot list "${path}": ${(error as Error).message}`, { cause: error });
       }
-    } else files.push({ path });
+    } else await add(path, false);
   }
   return files;
 }
@@ -164,6 +175,11 @@ export async function* readRecords(files: readonly InputFile[], options: ReadRec
       kind = 'unknown';
     }
     if (kind === 'arrow' || kind === 'unknown') opened.close();
+    if (kind === 'arrow' && file.inFolder) {
+      account.fileIssues++;
+      report({ code: 'unknown-format', location: file.path, message: SNAPSHOT_IN_FOLDER });
+      continue;
+    }
     if (kind === 'arrow') {
       if (!options.onSnapshot) throw new NspError('input-invalid', `Cannot use flow snapshot "${file.path}" here`, { hint: 'Snapshots are read by analyze and recommend' });
       await options.onSnapshot(file.path);

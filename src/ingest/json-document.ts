@@ -16,6 +16,10 @@ export const jsonDocument: FormatReader = {
     let columns: string[] | null = null;
     const drain = function* (): Generator<RowEvent> {
       for (const element of pending) {
+        if (element.kind === 'oversized') {
+          yield { kind: 'bad-row', code: 'line-too-long', line: element.line, message: `Cannot read an element of ${element.bytes} characters: over the size cap` };
+          continue;
+        }
         let value: unknown;
         try {
           value = JSON.parse(element.text);

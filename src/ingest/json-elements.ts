@@ -2,11 +2,18 @@
 // Log Analytics query API's `{"tables":[{"columns","rows"}]}` and plain arrays of rows). It hands
 // out the text of each row as soon as it is complete, so memory stays flat whatever the file size.
 
-/** What the splitter found: a row object, the columns of a table, or the cells of a table row. */
+/**
+ * What the splitter found: a row object, the columns of a table, the cells of a table row, or an
+ * element over the size cap (skipped, never held whole).
+ */
 export type JsonElement =
   | { kind: 'row'; text: string; line: number }
   | { kind: 'columns'; text: string; line: number }
-  | { kind: 'cells'; text: string; line: number };
+  | { kind: 'cells'; text: string; line: number }
+  | { kind: 'oversized'; bytes: number; line: number };
+
+/** Largest element kept (characters); larger ones are reported as oversized. */
+export const MAX_ELEMENT_CHARS = 64 * 1024 * 1024;
 
 type Role =
   | 'root-object'   // top-level object: looks for "records" / "tables"
@@ -32,11 +39,19 @@ export class JsonElementSplitter {
   #escape = false;
   #keyParts: string[] | null = null;     // collecting an object key
   #captureParts: string[] | null = null; // collecting an element's text
-  #captureKind: JsonElement['kind'] = 'row';
+  #captureKind: 'row' | 'columns' | 'cells' = 'row';
   #captureDepth = 0;
   #captureLine = 0;
   #capturePrimitive = false;
   #bare = false;                         // skipping a number, true, false or null we do not capture
+  #captureChars = 0;
+  #captureOversized = false;
+  // A root object is kept whole while it might be a row itself; dropped once it shows a
+  // "records" or "tables" key (then its elements are the rows).
+  #rootParts: string[] | null = null;
+  #rootChars = 0;
+  #rootOversized = false;
+  #rootLine = 0;
   #sawRoot = false;
   #done = false;
   readonly #emit: (element: JsonElement) => void;
@@ -57,6 +72,7 @@ export class JsonElementSplitter {
   push(chunk: string): void {
     let captureStart = this.#captureParts ? 0 : -1;
     let keyStart = this.#keyParts ? 0 : -1;
+    let rootStart = this.#rootParts ? 0 : -1;
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
       const c = chunk.charCodeAt(i);
@@ -79,14 +95,14 @@ export class JsonElementSplitter {
         if (c === C.Quote) { this.#inString = true; continue; }
         if (c === C.OpenBrace || c === C.OpenBracket) { this.#captureDepth++; continue; }
         if (this.#capturePrimitive && (c === C.Comma || c === C.CloseBracket || c === C.CloseBrace || c <= 32)) {
-          this.#captureParts.push(chunk.slice(captureStart, i));
+          this.#keepCapture(chunk.slice(captureStart, i));
           this.#finishCapture();
           captureStart = -1;
           // Fall through: the delimiter belongs to the enclosing structure.
         } else {
           if (c === C.CloseBrace || c === C.CloseBracket) {
             if (--this.#captureDepth === 0) {
-              this.#captureParts.push(chunk.slice(captureStart, i + 1));
+              this.#keepCapture(chunk.slice(captureStart, i + 1));
               this.#finishCapture();
               captureStart = -1;
             }
@@ -102,17 +118,20 @@ export class JsonElementSplitter {
       const top = this.#stack[this.#stack.length - 1];
       if (top?.isObject && top.expectKey) {
         if (c === C.Quote) { this.#inString = true; this.#keyParts = []; keyStart = i; continue; }
-        if (c === C.CloseBrace) { this.#close(); continue; }
+        if (c === C.CloseBrace) { if (this.#close()) this.#finishRoot(chunk.slice(rootStart, i + 1)); continue; }
         if (c === C.Comma) continue;
         throw new SyntaxError(`Cannot parse JSON document: expected a key at line ${this.#line}`);
       }
       if (c === C.Colon || c === C.Comma) continue;
-      if (c === C.CloseBrace || c === C.CloseBracket) { this.#close(); continue; }
-      // A value starts here.
-      if (this.#done) throw new SyntaxError(`Cannot parse JSON document: more content after the end at line ${this.#line}`);
+      if (c === C.CloseBrace || c === C.CloseBracket) { if (this.#close()) this.#finishRoot(chunk.slice(rootStart, i + 1)); continue; }
+      // A value starts here. After a complete root value, another one starts a sequence (JSON lines
+      // read as a document, or concatenated documents): each is read the same way.
+      if (this.#done && !top) this.#done = false;
       const captureKind = this.#captureKindFor(top);
       if (captureKind) {
         this.#captureParts = [];
+        this.#captureChars = 0;
+        this.#captureOversized = false;
         this.#captureKind = captureKind;
         this.#captureLine = this.#line;
         captureStart = i;
@@ -122,6 +141,13 @@ export class JsonElementSplitter {
         continue;
       }
       if (c === C.OpenBrace || c === C.OpenBracket) {
+        if (!top && c === C.OpenBrace) {
+          this.#rootParts = [];
+          this.#rootChars = 0;
+          this.#rootOversized = false;
+          this.#rootLine = this.#line;
+          rootStart = i;
+        }
         const role = this.#roleFor(top, c === C.OpenBrace);
         if (top?.isObject) top.expectKey = true;
         this.#stack.push({ isObject: c === C.OpenBrace, role, key: null, expectKey: c === C.OpenBrace });
@@ -134,8 +160,32 @@ export class JsonElementSplitter {
       if (top?.isObject) top.expectKey = true;
       if (!top) { this.#sawRoot = true; this.#done = true; }
     }
-    if (this.#captureParts && captureStart !== -1) this.#captureParts.push(chunk.slice(captureStart));
+    if (this.#captureParts && captureStart !== -1) this.#keepCapture(chunk.slice(captureStart));
     if (this.#keyParts && keyStart !== -1) this.#keyParts.push(chunk.slice(keyStart));
+    if (this.#rootParts && rootStart !== -1) this.#keepRoot(chunk.slice(rootStart));
+  }
+
+  /** Keeps part of an element unless it is over the cap (then only its size is counted). */
+  #keepCapture(part: string): void {
+    this.#captureChars += part.length;
+    if (this.#captureChars > MAX_ELEMENT_CHARS) { this.#captureOversized = true; this.#captureParts = []; return; }
+    if (!this.#captureOversized) this.#captureParts!.push(part);
+  }
+
+  #keepRoot(part: string): void {
+    this.#rootChars += part.length;
+    if (this.#rootChars > MAX_ELEMENT_CHARS) { this.#rootOversized = true; this.#rootParts = []; return; }
+    if (!this.#rootOversized) this.#rootParts!.push(part);
+  }
+
+  /** A root object closed that never showed "records" or "tables": it is a row itself. */
+  #finishRoot(lastPart: string): void {
+    if (!this.#rootParts) return;
+    this.#keepRoot(lastPart);
+    const text = this.#rootParts.join('');
+    this.#rootParts = null;
+    if (this.#rootOversized) this.#emit({ kind: 'oversized', bytes: this.#rootChars, line: this.#rootLine });
+    else this.#emit({ kind: 'row', text, line: this.#rootLine });
   }
 
   /** @returns true when the document was complete (not truncated) */
@@ -146,7 +196,7 @@ export class JsonElementSplitter {
     return this.#sawRoot && this.#done && !this.#captureParts && !this.#inString;
   }
 
-  #captureKindFor(parent: Frame | undefined): JsonElement['kind'] | null {
+  #captureKindFor(parent: Frame | undefined): 'row' | 'columns' | 'cells' | null {
     if (!parent) return null;
     if (parent.role === 'rows') return 'row';
     if (parent.role === 'cell-rows') return 'cells';
@@ -171,19 +221,23 @@ export class JsonElementSplitter {
     const top = this.#stack[this.#stack.length - 1]!;
     top.key = (JSON.parse(raw) as string).toLowerCase();
     top.expectKey = false;
+    if (this.#stack.length === 1 && top.role === 'root-object' && (top.key === 'records' || top.key === 'tables')) this.#rootParts = null;
   }
 
   #finishCapture(): void {
     const text = this.#captureParts!.join('');
     this.#captureParts = null;
-    this.#emit({ kind: this.#captureKind, text, line: this.#captureLine });
+    if (this.#captureOversized) this.#emit({ kind: 'oversized', bytes: this.#captureChars, line: this.#captureLine });
+    else this.#emit({ kind: this.#captureKind, text, line: this.#captureLine });
   }
 
-  #close(): void {
+  /** Closes a container. @returns true when a root object just closed */
+  #close(): boolean {
     if (this.#stack.length === 0) throw new SyntaxError(`Cannot parse JSON document: unbalanced bracket at line ${this.#line}`);
-    this.#stack.pop();
+    const closed = this.#stack.pop()!;
     const top = this.#stack[this.#stack.length - 1];
     if (top?.isObject) top.expectKey = true;
     if (this.#stack.length === 0) this.#done = true;
+    return this.#stack.length === 0 && closed.isObject;
   }
 }

@@ -275,8 +275,11 @@ interface WindowedSourceOptions {
   name: string;
   chunks: QueryWindow[];
   raw: boolean;
-  /** --checkpoint: the folder, and what identifies this source's query apart from its window. */
-  checkpoint?: { dir: string; identity: string };
+  /**
+   * --checkpoint: the folder, what identifies this source's query apart from its window, and the
+   * latest window end that may be saved (later windows may still receive late rows).
+   */
+  checkpoint?: { dir: string; identity: string; until: number };
   concurrency: number;
   minChunkMs: number;
   onProgress?: (progress: ChunkProgress) => void;
@@ -318,7 +321,7 @@ function windowedSource(options: WindowedSourceOptions): RemoteSource {
             accounts.push(account);
             yield* windowRecords(leaf, location, options.raw, account, onIssue);
             // Saved once its records are folded: a crash before this re-queries the window.
-            if (!saved && checkpoint) await checkpoint.save(leaf);
+            if (!saved && checkpoint && leaf.window.end <= options.checkpoint!.until) await checkpoint.save(leaf);
           }
         }
         // Let the query runner finish (its last progress report, its cleanup); every chunk's
@@ -424,6 +427,11 @@ export interface AzureQueryOptions extends KqlFilters {
   /** --checkpoint: save completed windows here and replay them on the next run. */
   checkpointDir?: string;
   /**
+   * Windows ending after this (epoch ms) are not checkpointed: logs reach a workspace minutes late,
+   * so a recent window may still grow (default: one hour before now).
+   */
+  checkpointUntil?: number;
+  /**
    * A query with no answer after this long is abandoned and its window split, like a server-side
    * timeout (default: the server timeout, 180 s, plus 30 s): a hung connection never hangs the run.
    */
@@ -444,10 +452,10 @@ function windowedSettings(name: string, options: AzureQueryOptions): Omit<Window
 }
 
 /** Checkpoint settings of a source: results are reusable for the same source and query text. */
-function checkpointOf(name: string, options: AzureQueryOptions): { dir: string; identity: string } | undefined {
+function checkpointOf(name: string, options: AzureQueryOptions): { dir: string; identity: string; until: number } | undefined {
   if (!options.checkpointDir) return undefined;
   const query = buildQuery({ ...options, window: { start: 0, end: 1 } });
-  return { dir: options.checkpointDir, identity: JSON.stringify({ name, query, raw: options.raw ?? false }) };
+  return { dir: options.checkpointDir, identity: JSON.stringify({ name, query, raw: options.raw ?? false }), until: options.checkpointUntil ?? Date.now() - 3_600_000 };
 }
 
 /** A Log Analytics workspace to read, and how to reach it. */

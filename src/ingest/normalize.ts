@@ -5,7 +5,10 @@
 import { lookupCategory } from '../model/category.js';
 import type { IssueCode } from '../model/issue.js';
 import type { NspRecord, PeerKind } from '../model/record.js';
+import { canonicalFqdn } from '../model/fqdn.js';
 import { formatAddress, parseLoggedIp } from '../model/ip.js';
+
+export { canonicalFqdn };
 
 export type NormalizeResult =
   | { ok: true; record: NspRecord }
@@ -69,6 +72,15 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}
 // The portal's CSV export writes en-US local-format times, e.g. "11/12/2026, 8:03:02.000 PM".
 const PORTAL = /^(\d{1,2})\/(\d{1,2})\/(\d{4}),? (\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)? ?([AaPp][Mm])$/;
 
+/** Times outside [2000, 2100) are not NSP logs (NSP appeared in 2021): a typo or a hostile row. */
+export const EARLIEST_LOG_TIME = Date.UTC(2000, 0, 1);
+export const LATEST_LOG_TIME = Date.UTC(2100, 0, 1);
+
+/** The time, or NaN when it is outside the plausible range. */
+function plausible(ms: number): number {
+  return ms >= EARLIEST_LOG_TIME && ms < LATEST_LOG_TIME ? ms : NaN;
+}
+
 /**
  * Parses the timestamps NSP logs carry. A time without a zone is UTC (the raw `time` has no `Z`;
  * the portal labels its columns `[UTC]`). @returns epoch ms, or NaN
@@ -85,7 +97,7 @@ export function parseLogTime(raw: string): number {
       const digits = zone.slice(1).replace(':', '');
       ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
     }
-    return ms;
+    return plausible(ms);
   }
   m = PORTAL.exec(s);
   if (m) {
@@ -94,7 +106,7 @@ export function parseLogTime(raw: string): number {
     if (hour12 < 1 || hour12 > 12) return NaN;
     const hour = (hour12 % 12) + (ampm!.toLowerCase() === 'pm' ? 12 : 0);
     if (!validParts(+y!, +mo!, +d!, hour, +mi!, sec ? +sec : 0)) return NaN;
-    return Date.UTC(+y!, +mo! - 1, +d!, hour, +mi!, sec ? +sec : 0, fractionMs(frac));
+    return plausible(Date.UTC(+y!, +mo! - 1, +d!, hour, +mi!, sec ? +sec : 0, fractionMs(frac)));
   }
   return NaN;
 }
@@ -126,24 +138,6 @@ export function canonicalPerimeterId(raw: string): string {
 /** Canonical ARM resource id: trimmed, lower case, no trailing slash. */
 export function canonicalResourceId(raw: string): string {
   return raw.trim().replace(/\/+$/, '').toLowerCase();
-}
-
-const HOST_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
-
-/**
- * Canonical FQDN for an outbound rule: lower case, no scheme, path, port or trailing dot.
- * @returns '' when what is left is not a host name
- */
-export function canonicalFqdn(raw: string): string {
-  let s = raw.trim().toLowerCase();
-  s = s.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
-  s = s.replace(/[/?#].*$/, '');
-  s = s.replace(/:\d{1,5}$/, '');
-  s = s.replace(/\.+$/, '');
-  if (s.length === 0 || s.length > 253) return '';
-  const labels = s.split('.');
-  if (labels.length < 2) return '';
-  return labels.every((l) => HOST_LABEL.test(l)) ? s : '';
 }
 
 function parseCount(flat: Flat): number {

@@ -155,7 +155,7 @@ export function parseLoggedIp(raw: string): IpAddress | null {
 
 /**
  * Parses `a.b.c.d/n` or `v6/n` (a bare address is a /32 or /128).
- * @returns the prefix with host bits cleared, or null when it is not a prefix or has host bits set
+ * @returns the prefix, host bits cleared (198.51.100.7/24 reads as 198.51.100.0/24), or null when it is not a prefix
  */
 export function parsePrefix(raw: string): IpPrefix | null {
   const s = raw.trim();

@@ -45,9 +45,9 @@ const day = (n: number): string => new Date(n * DAY_MS).toISOString().slice(0, 1
 function sliceFlow(flow: Flow, fromDay: number, toDay: number): Flow | null {
   const dayHits = new Map([...flow.dayHits].filter(([d]) => d >= fromDay && d < toDay));
   if (dayHits.size === 0) return null;
-  const days = [...dayHits.keys()];
-  const first = Math.min(...days);
-  const last = Math.max(...days);
+  let first = Infinity;
+  let last = -Infinity;
+  for (const d of dayHits.keys()) { if (d < first) first = d; if (d > last) last = d; }
   return {
     ...flow,
     dayHits,
@@ -79,6 +79,9 @@ export function backtest(summary: FlowSummary, options: BacktestOptions): Backte
   let firstDay = Infinity;
   for (const f of summary.flows.values()) for (const d of f.dayHits.keys()) { lastDay = Math.max(lastDay, d); firstDay = Math.min(firstDay, d); }
   if (lastDay === -Infinity) return { window: { start: '', cutoff: '', end: '' }, profiles: [] };
+  const dataDaySet = new Set<number>();
+  for (const f of summary.flows.values()) for (const d of f.dayHits.keys()) dataDaySet.add(d);
+  const dataDays = [...dataDaySet].sort((a, b) => a - b);
   const cutoffDay = lastDay - options.holdoutDays + 1;
   const { train, holdout } = splitSummaryAtDay(summary, cutoffDay);
   const existing = options.existing ?? [];
@@ -126,13 +129,15 @@ export function backtest(summary: FlowSummary, options: BacktestOptions): Backte
     const firstDayOf = new Map<string, number>();
     for (const f of blockers) {
       const key = `${f.peerKind}:${f.peer}`;
-      const d = Math.min(...f.dayHits.keys());
+      let d = Infinity;
+      for (const x of f.dayHits.keys()) if (x < d) d = x;
       firstDayOf.set(key, Math.min(firstDayOf.get(key) ?? Infinity, d));
     }
     const newSourcesPerDay: BacktestProfile['newSourcesPerDay'] = [];
-    for (let d = firstDay; d <= lastDay; d++) {
-      newSourcesPerDay.push({ day: day(d), newSources: [...firstDayOf.values()].filter((x) => x === d).length });
-    }
+    // Days that have data (not every calendar day between a stray early timestamp and today).
+    const counts = new Map<number, number>();
+    for (const d of firstDayOf.values()) counts.set(d, (counts.get(d) ?? 0) + 1);
+    for (const d of dataDays) newSourcesPerDay.push({ day: day(d), newSources: counts.get(d) ?? 0 });
     const lateSources = newSourcesPerDay.filter((x) => x.day >= day(cutoffDay) && x.newSources > 0);
 
     const reasons: string[] = [];

@@ -1,15 +1,24 @@
 // Recommend stage: what a set of access rules admits. Used to subtract rules already in place
 // (recommend), to replay logs as if Enforced (simulate, backtest) and to find unused rules (diff).
 
+import { canonicalFqdn } from '../model/fqdn.js';
 import type { ExistingRule } from '../model/existing-rules.js';
 import type { FlowSummary } from '../model/flow-summary.js';
 import { parsePrefix, prefixContains, type IpAddress, type IpPrefix } from '../model/ip.js';
 
-/** True when an outbound FQDN element (exact, `*.suffix` or `*`) admits the name. */
+/** An FQDN element in the form log FQDNs are compared in: lower case, no trailing dot. */
+export function canonicalFqdnElement(element: string): string {
+  const e = element.trim().toLowerCase().replace(/\.+$/, '');
+  if (e === '*' || e.startsWith('*.')) return e;
+  return canonicalFqdn(e) || e;
+}
+
+/** True when an outbound FQDN element (exact, `*.suffix` or `*`, as written) admits the name. */
 export function fqdnCovers(element: string, fqdn: string): boolean {
-  if (element === '*') return true;
-  if (element.startsWith('*.')) return fqdn.endsWith(element.slice(1));
-  return element === fqdn;
+  const e = canonicalFqdnElement(element);
+  if (e === '*') return true;
+  if (e.startsWith('*.')) return fqdn.endsWith(e.slice(1));
+  return e === fqdn;
 }
 
 /** `/subscriptions/<guid>` of an ARM id, lower case, or '' when the id has none. */

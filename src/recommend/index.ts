@@ -13,7 +13,7 @@ import {
   MAX_ELEMENTS_PER_DIRECTION, type ProfileRules, type RecommendedRule, type ReviewItem, type RuleEvidence, type RuleSet,
   type UnresolvedReason, type UnresolvedSource,
 } from '../model/rule-set.js';
-import { ProfileCoverage, perimeterMembers, subscriptionOf } from './coverage.js';
+import { ProfileCoverage, canonicalFqdnElement, perimeterMembers, subscriptionOf } from './coverage.js';
 import { EvidenceBuilder, isoTime } from './evidence.js';
 import { planAddressPrefixes, type AddressPlan } from './address-plan.js';
 import { fqdnRuleName, prefixRuleName, subscriptionRuleName, unusedName } from './rule-names.js';
@@ -44,6 +44,9 @@ export interface ProfileNotes {
   blockerHits: number;
   existingInbound: number;
   existingOutbound: number;
+  /** Elements added (in rules of their own, or into rules in place with --extend-existing). */
+  newInbound: number;
+  newOutbound: number;
   address: AddressPlan | null;
 }
 
@@ -218,7 +221,10 @@ export function recommend(summary: FlowSummary, existing: readonly ExistingRule[
         const inPlace = kind === 'addressPrefixes' ? target.addressPrefixes : kind === 'subscriptions' ? target.subscriptions : target.fullyQualifiedDomainNames;
         const merged = new EvidenceBuilder();
         for (const e of elements) merged.addAll(e.evidence);
-        const rule = make(target.name, [...inPlace, ...elements.map((e) => e.element).filter((e) => !inPlace.includes(e))], merged.build());
+        // The elements in place stay exactly as written; only new ones are added.
+        const same = (element: string): string => (kind === 'fullyQualifiedDomainNames' ? canonicalFqdnElement(element) : kind === 'subscriptions' ? element.toLowerCase() : element);
+        const present = new Set(inPlace.map(same));
+        const rule = make(target.name, [...inPlace, ...elements.map((e) => e.element).filter((e) => !present.has(same(e)))], merged.build());
         rule.extendsExisting = true;
         rules.push(rule);
         return;
@@ -241,7 +247,10 @@ export function recommend(summary: FlowSummary, existing: readonly ExistingRule[
     };
     if (options.minHits !== undefined || options.minDays !== undefined) profile.review = review;
     profiles.push(profile);
-    notes.push({ perimeterId: group.perimeterId, profile: group.profile, blockerFlows, blockerHits, existingInbound, existingOutbound, address: addresses.size ? plan : null });
+    notes.push({
+      perimeterId: group.perimeterId, profile: group.profile, blockerFlows, blockerHits, existingInbound, existingOutbound,
+      newInbound: prefixElements.length + subscriptionElements.length, newOutbound: fqdnElements.length, address: addresses.size ? plan : null,
+    });
   }
 
   return {

@@ -72,12 +72,14 @@ export function judgeFlow(flow: Flow, coverage: ProfileCoverage, perimeterMember
     return rule === undefined ? denied('no-rule') : { allowed: true, rule };
   }
   if (flow.peerKind === 'resource') {
+    // An Azure caller is admitted by an IP rule when every address it came from is covered.
+    const ipRules = [...flow.sourceIps].map((ip) => { const a = parseLoggedIp(ip); return a ? coverage.ruleForAddress(a) : undefined; });
+    if (ipRules.length > 0 && ipRules.every((r) => r !== undefined)) return { allowed: true, rule: ipRules[0]! };
+    // A member of the same perimeter reached the resource without a managed identity (else the
+    // perimeter itself would have let it in): a subscription rule, which needs one, does not help.
     if (perimeterMembers.has(flow.peer)) return denied('same-perimeter-caller');
     const bySubscription = coverage.ruleForSubscription(subscriptionOf(flow.peer));
     if (bySubscription !== undefined) return { allowed: true, rule: bySubscription };
-    // An Azure caller is also admitted by an IP rule when every address it came from is covered.
-    const ipRules = [...flow.sourceIps].map((ip) => { const a = parseLoggedIp(ip); return a ? coverage.ruleForAddress(a) : undefined; });
-    if (ipRules.length > 0 && ipRules.every((r) => r !== undefined)) return { allowed: true, rule: ipRules[0]! };
     return denied(flow.sourceIps.size === 0 && subscriptionOf(flow.peer) === '' ? 'empty-source-ip' : 'no-rule');
   }
   if (flow.peerKind !== 'ip') return denied('empty-source-ip');

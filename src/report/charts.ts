@@ -79,7 +79,7 @@ export function barChart(spec: BarChartSpec): string {
   const bottom = 44;
   const plotW = WIDTH - left - right;
   const plotH = height - top - bottom;
-  const max = niceMax(Math.max(...totals));
+  const max = niceMax(maxOf(totals));
   const slot = plotW / n;
   const barW = Math.max(1, Math.min(40, slot * 0.75));
   const y = (v: number): number => top + plotH - (v / max) * plotH;
@@ -124,7 +124,7 @@ export function horizontalBarChart(spec: HorizontalBarSpec): string {
   const top = 6;
   const height = top * 2 + rowH * spec.items.length;
   const plotW = WIDTH - labelW - right;
-  const max = niceMax(Math.max(...spec.items.map((i) => i.value)));
+  const max = niceMax(maxOf(spec.items.map((i) => i.value)));
   const parts: string[] = [];
   spec.items.forEach((item, i) => {
     const y = top + i * rowH;
@@ -149,7 +149,7 @@ export function sparkline(spec: { id: string; title: string; labels: string[]; v
   const bottom = 22;
   const plotW = WIDTH - left - right;
   const plotH = height - top - bottom;
-  const max = niceMax(Math.max(...spec.values));
+  const max = niceMax(maxOf(spec.values));
   const n = spec.values.length;
   const x = (i: number): number => left + (n > 1 ? (plotW * i) / (n - 1) : plotW / 2);
   const y = (v: number): number => top + plotH - (v / max) * plotH;
@@ -168,4 +168,11 @@ export function sparkline(spec: { id: string; title: string; labels: string[]; v
   });
   const svg = `<svg viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${escapeHtml(spec.title)}" preserveAspectRatio="xMidYMid meet">${parts.join('')}</svg>`;
   return figure(spec.id, spec.title, svg, 'spark');
+}
+
+/** Largest value (0 for none), without spreading: a long axis must not overflow the stack. */
+function maxOf(values: readonly number[]): number {
+  let max = 0;
+  for (const v of values) if (v > max) max = v;
+  return max;
 }

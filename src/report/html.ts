@@ -72,6 +72,9 @@ const dayText = (day: number): string => new Date(day * DAY_MS).toISOString().sl
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
 /** Builds the chart and overview figures from the flows (pure, deterministic). */
+/** Longest day axis drawn day by day; longer spans chart only the days with data. */
+const MAX_CONTIGUOUS_DAYS = 400;
+
 export function buildReportData(input: HtmlReportInput): ReportData {
   const { summary } = input;
   const flows = [...summary.flows.entries()].sort((a, b) => byCodeUnit(a[0], b[0])).map(([, f]) => f);
@@ -79,7 +82,13 @@ export function buildReportData(input: HtmlReportInput): ReportData {
   let lastDay = -Infinity;
   for (const f of flows) for (const d of f.dayHits.keys()) { firstDay = Math.min(firstDay, d); lastDay = Math.max(lastDay, d); }
   const dayNumbers: number[] = [];
-  if (firstDay !== Infinity) for (let d = firstDay; d <= lastDay; d++) dayNumbers.push(d);
+  if (firstDay !== Infinity && lastDay - firstDay <= MAX_CONTIGUOUS_DAYS) for (let d = firstDay; d <= lastDay; d++) dayNumbers.push(d);
+  else if (firstDay !== Infinity) {
+    // Logs spread over years (a stray timestamp): chart only the days that have data.
+    const days = new Set<number>();
+    for (const f of flows) for (const d of f.dayHits.keys()) days.add(d);
+    dayNumbers.push(...[...days].sort((a, b) => a - b));
+  }
   const dayIndex = new Map(dayNumbers.map((d, i) => [d, i]));
   const zeros = (): number[] => dayNumbers.map(() => 0);
 
@@ -97,7 +106,8 @@ export function buildReportData(input: HtmlReportInput): ReportData {
     for (const [d, h] of f.dayHits) hitsPerDay[info.decision][dayIndex.get(d)!]! += h;
     if (info.decision !== 'exempt' && f.peerKind !== 'none') {
       const sKey = `${pKey}\u0001${info.direction}\u0001${f.peerKind}\u0001${f.peer}`;
-      const first = Math.min(...f.dayHits.keys());
+      let first = Infinity;
+      for (const d of f.dayHits.keys()) if (d < first) first = d;
       sourceFirstDay.set(sKey, Math.min(sourceFirstDay.get(sKey) ?? Infinity, first));
     }
     if (info.decision === 'blocker') {

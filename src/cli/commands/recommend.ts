@@ -4,7 +4,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readExistingRules } from '../../ingest/existing-rules.js';
-import { ruleElements } from '../../model/rule-set.js';
 import { emitFiles, emitters, formatNames, type Format } from '../../recommend/emit/index.js';
 import { recommend } from '../../recommend/index.js';
 import { writeFileAtomic } from '../../write-atomic.js';
@@ -39,11 +38,9 @@ export const recommendCommand: CommandSpec = {
     const { ruleSet, notes } = recommend(summary, existing, { ...recommendOptionsFrom(args), extendExisting: Boolean(args['extend-existing']) });
     for (const [i, p] of ruleSet.profiles.entries()) {
       const note = notes[i]!;
-      const inbound = p.rules.filter((r) => r.direction === 'Inbound').reduce((n, r) => n + ruleElements(r).length, 0);
-      const outbound = p.rules.filter((r) => r.direction === 'Outbound').reduce((n, r) => n + ruleElements(r).length, 0);
       const name = `${p.perimeterId.split('/').pop()}/${p.profile}`;
       let line = `${name}: ${formatCount(note.blockerFlows)} blocker flows (${formatCount(note.blockerHits)} hits) → ${p.rules.length} rules ` +
-        `(inbound ${inbound + note.existingInbound}/${args['max-elements']} elements, outbound ${outbound + note.existingOutbound}/${args['max-elements']}), ` +
+        `(inbound ${note.newInbound + note.existingInbound}/${args['max-elements']} elements, outbound ${note.newOutbound + note.existingOutbound}/${args['max-elements']}), ` +
         `${p.unresolved.length} unresolved`;
       if (p.review) line += `, ${p.review.length} held for review`;
       reporter.line(line);
