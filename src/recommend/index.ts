@@ -136,6 +136,9 @@ export function recommend(summary: FlowSummary, existing: readonly ExistingRule[
         continue;
       }
       if (flow.peerKind === 'resource') {
+        // Already admitted by IP rules in place for every address it called from: nothing to add.
+        const ips = [...flow.sourceIps].map((ip) => parseLoggedIp(ip));
+        if (ips.length > 0 && ips.every((ip) => ip !== null && inPlace.ruleForAddress(ip) !== undefined)) continue;
         // A member of the same perimeter is let in by the perimeter itself once it calls with a
         // managed identity; a rule would be the wrong fix (nsp-reference.md §9).
         if (perimeterResources.has(flow.peer)) { addUnresolved(flow, 'same-perimeter-caller', flow.peer); continue; }
