@@ -121,7 +121,7 @@ function listOf(list: { listOffsets: Int32Array }, child: Data): Data<List> {
 }
 
 /** The one writer: flows sorted by key, lists sorted inside, so output depends only on content. */
-function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
+export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
   const strings = c.strings;
   const n = c.length;
   const peers = Array.from({ length: n }, (_, i) => peerOfCode(c.peer[i]!, strings));

@@ -2,9 +2,9 @@
 // stderr and enforces --strict. Every command that reads logs goes through here.
 
 import { NspError } from '../errors.js';
-import type { FlowTable } from '../analyze/flow-table.js';
+import type { FlowColumns, FlowTable } from '../analyze/flow-table.js';
 import type { FlowSummary } from '../model/flow-summary.js';
-import { gatherFlows } from '../pipeline.js';
+import { gatherFlows, type GatheredFlows } from '../pipeline.js';
 import { stringList } from './command.js';
 import type { CliDeps } from './deps.js';
 import type { IO } from './io.js';
@@ -15,7 +15,12 @@ export interface CommandInputs {
   /** The FlowSummary, built on first use (analyze --out never needs it). */
   readonly summary: FlowSummary;
   /** The flows as a table: snapshots are written from it directly. */
-  table: FlowTable;
+  readonly table: FlowTable;
+  /**
+   * The flows as columns, releasing the table (and with it most of the run's memory) for a
+   * command that needs nothing else, like `analyze --out`. summary and table are gone after.
+   */
+  takeColumns(): FlowColumns;
   reporter: RunReporter;
 }
 
@@ -32,5 +37,15 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
       hint: 'Fix or remove the rows named above, or run without --strict',
     });
   }
-  return { get summary() { return gathered.summary; }, table: gathered.table, reporter };
+  let flows: GatheredFlows | null = gathered;
+  const held = (): GatheredFlows => {
+    if (!flows) throw new Error('the flows were handed over as columns');
+    return flows;
+  };
+  return {
+    get summary() { return held().summary; },
+    get table() { return held().table; },
+    takeColumns() { const columns = held().table.exportColumns(); flows = null; return columns; },
+    reporter,
+  };
 }

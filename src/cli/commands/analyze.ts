@@ -2,7 +2,7 @@
 // snapshot (--out), prints them as JSON (--json), or prints a table of flows per profile.
 
 import { sortedFlows, summaryToJSON } from '../../analyze/index.js';
-import { snapshotBytesFromTable } from '../../analyze/snapshot.js';
+import { snapshotBytesFromColumns, snapshotBytesFromTable } from '../../analyze/snapshot.js';
 import { lookupCategory } from '../../model/category.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { EXIT, inputOptions, outputText, redactOption, type CommandSpec } from '../command.js';
@@ -21,10 +21,14 @@ export const analyzeCommand: CommandSpec = {
     .option('json', { type: 'boolean', default: false, describe: 'Print the flows as JSON on stdout' }))),
   async run(args, io, deps) {
     const inputs = await gatherCommandInputs(args, io, deps);
-    const { reporter, table } = inputs;
+    const { reporter } = inputs;
     if (typeof args.out === 'string') {
-      await writeFileAtomic(args.out, snapshotBytesFromTable(table));
-      reporter.line(`wrote ${formatCount(table.flowCount)} flows to ${args.out}`);
+      const flowCount = inputs.table.flowCount;
+      // With nothing else to print, the table is released before the snapshot is built: a large
+      // run then holds the flows once (as columns), not twice.
+      const bytes = args.json ? snapshotBytesFromTable(inputs.table) : snapshotBytesFromColumns(inputs.takeColumns());
+      await writeFileAtomic(args.out, bytes);
+      reporter.line(`wrote ${formatCount(flowCount)} flows to ${args.out}`);
     }
     if (args.json) io.stdout.write(outputText(args, `${JSON.stringify(summaryToJSON(inputs.summary), null, 2)}\n`));
     else if (typeof args.out !== 'string') {
