@@ -4,6 +4,7 @@
 
 import { DAY_MS, OPERATION_SAMPLE_SIZE, flowKeyString, type Flow, type FlowSummary } from '../model/flow-summary.js';
 import type { NspRecord } from '../model/record.js';
+import { byCodeUnit } from '../model/text.js';
 
 export function emptySummary(): FlowSummary {
   return { flows: new Map() };
@@ -74,7 +75,6 @@ export function mergeSummaries(...summaries: FlowSummary[]): FlowSummary {
   return result;
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Flows in canonical key order (the order every output uses). */
 export function sortedFlows(summary: FlowSummary): Flow[] {

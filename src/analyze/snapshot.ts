@@ -14,11 +14,11 @@ import { flowKeyString, type FlowSummary } from '../model/flow-summary.js';
 import type { PeerKind } from '../model/record.js';
 import { emptySummary } from './aggregate.js';
 import { columnsFromSummary, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
+import { byCodeUnit } from '../model/text.js';
 
 const FORMAT_KEY = 'nsp-advisor.snapshot';
 const FORMAT_VERSION = '1';
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

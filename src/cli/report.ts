@@ -60,15 +60,17 @@ export class RunReporter {
       }
       return;
     }
-    const shown = groups.filter((g, i) => i === 0 || g.accounts.length > 0);
-    for (const [i, group] of shown.entries()) {
+    // Every source that read something; the local files also when they are all there is, or
+    // when snapshots were merged (their line names them).
+    const nothingRead = groups.every((g) => g.accounts.length === 0);
+    const shown = groups.filter((g, i) => g.accounts.length > 0 || (i === 0 && (nothingRead || snapshots.length > 0)));
+    for (const group of shown) {
       const t = totals(group.accounts);
       const n = group.accounts.length;
       // Azure queries are accounted per time window, storage accounts per blob.
       const unit = /^(workspace|cluster) /.test(group.name) ? 'query window' : 'blob';
       const what = group.name === 'files' ? `${fmt(n)} file${n === 1 ? '' : 's'}` : `${group.name} (${fmt(n)} ${unit}${n === 1 ? '' : 's'})`;
-      if (group.name === 'files' && n === 0 && shown.length > 1 && snapshots.length === 0) continue;
-      const snaps = i === 0 && snapshots.length ? ` and ${snapshots.length} flow snapshot${snapshots.length === 1 ? '' : 's'}` : '';
+      const snaps = group === groups[0] && snapshots.length ? ` and ${snapshots.length} flow snapshot${snapshots.length === 1 ? '' : 's'}` : '';
       this.#io.stderr.write(
         `read ${what}${snaps}: ${fmt(t.rowsRead)} rows = ${fmt(t.rowsUsed)} used + ${fmt(t.skipped)} skipped${t.reasons ? ` (${t.reasons})` : ''}` +
         `; hits ${fmt(t.hitsRead)} read, ${fmt(t.hitsUsed)} used${t.fileIssues ? `; ${fmt(t.fileIssues)} file issues` : ''}\n`,

@@ -3,7 +3,6 @@
 // ±1 hour) and streams each PT1H.json blob through the same format readers as files.
 
 import { PassThrough, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { TokenCredential } from '@azure/core-auth';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
@@ -12,7 +11,7 @@ import { categories, lookupCategory } from '../model/category.js';
 import { emptyAccount, type Issue, type IssueCode, type SourceAccount } from '../model/issue.js';
 import type { NspRecord } from '../model/record.js';
 import type { RemoteSource } from '../pipeline.js';
-import { DecompressionLimitError, MAX_INFLATE_RATIO } from './byte-source.js';
+import { inflateBounded } from './byte-source.js';
 import { accountRowEvent, detectFormat, formats, readFailure, type DetectedKind } from './index.js';
 import type { QueryWindow } from './kql.js';
 import type { FormatReader } from './source.js';
@@ -502,41 +501,6 @@ async function peekBytes(source: AsyncIterable<Buffer>, min: number): Promise<{ 
 }
 
 /** Inflated bytes allowed before the ratio check applies (as for files). */
-const INFLATE_ALLOWANCE = 64 * 1024 * 1024;
-
-/**
- * Inflates gzip content (detected from the magic bytes, not the name), concatenated members too;
- * like a file, a stream that inflates beyond MAX_INFLATE_RATIO stops with DecompressionLimitError.
- */
-function gunzipChunks(raw: AsyncIterable<Buffer>, url: string): { chunks: AsyncIterable<Buffer>; close(): void } {
-  const gunzip = createGunzip();
-  let compressed = 0;
-  void (async () => {
-    try {
-      for await (const chunk of raw) {
-        if (gunzip.destroyed) return;
-        compressed += chunk.length;
-        if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once('drain', r));
-      }
-      gunzip.end();
-    } catch (error) {
-      gunzip.destroy(error as Error);
-    }
-  })();
-  async function* bounded(): AsyncGenerator<Buffer> {
-    let out = 0;
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-      out += chunk.length;
-      if (out > INFLATE_ALLOWANCE + compressed * MAX_INFLATE_RATIO) {
-        gunzip.destroy();
-        throw new DecompressionLimitError(`Cannot inflate ${url} further: over ${MAX_INFLATE_RATIO}× its compressed size (a decompression bomb?)`);
-      }
-      yield chunk;
-    }
-  }
-  return { chunks: bounded(), close: () => gunzip.destroy() };
-}
-
 /** Where the content ended: whether its last byte is a newline, and how many lines it has. */
 interface Tail { ended: boolean; lastByte: number; newlines: number }
 
@@ -567,7 +531,7 @@ async function* blobRecords(body: AsyncIterable<Buffer>, blob: ListedBlob, open:
     const raw = await peekBytes(body, 2);
     let content = raw.rest;
     if (raw.head.length >= 2 && raw.head[0] === 0x1f && raw.head[1] === 0x8b) {
-      const inflated = gunzipChunks(raw.rest, blob.url);
+      const inflated = inflateBounded(raw.rest, blob.url);
       content = inflated.chunks;
       close = inflated.close;
     }

@@ -53,11 +53,32 @@ export async function openFile(path: string): Promise<OpenedFile> {
   const raw = await peek(stream);
   const gzip = raw.head.length >= 2 && raw.head[0] === GZIP_MAGIC[0] && raw.head[1] === GZIP_MAGIC[1];
   if (!gzip) return { gzip, head: raw.head, chunks: raw.rest, close: () => stream.destroy() };
+  const inflated = inflateBounded(raw.rest, `"${path}"`);
+  const close = (): void => { stream.destroy(); inflated.close(); };
+  try {
+    const peeked = await peek(inflated.chunks);
+    return { gzip, head: peeked.head, chunks: peeked.rest, close };
+  } catch (error) {
+    // Broken from the first bytes (a cut header, say): the reader meets the error at line 1 and
+    // reports it like any other cut, instead of the whole run stopping here.
+    close();
+    async function* failing(): AsyncGenerator<Buffer> { throw error; }
+    return { gzip, head: Buffer.alloc(0), chunks: failing(), close };
+  }
+}
+
+/**
+ * Inflates gzip content (concatenated members too) as it is read. Past MAX_INFLATE_RATIO times the
+ * compressed bytes read so far (plus a first 64 MiB) it stops with DecompressionLimitError.
+ * Files and blobs both inflate through here. @param what the content's name, for the error
+ */
+export function inflateBounded(raw: AsyncIterable<Buffer>, what: string): { chunks: AsyncIterable<Buffer>; close(): void } {
   const gunzip = createGunzip();
   let compressed = 0;
-  const pump = (async () => {
+  void (async () => {
     try {
-      for await (const chunk of raw.rest) {
+      for await (const chunk of raw) {
+        if (gunzip.destroyed) return;
         compressed += chunk.length;
         if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once('drain', r));
       }
@@ -66,29 +87,18 @@ export async function openFile(path: string): Promise<OpenedFile> {
       gunzip.destroy(error as Error);
     }
   })();
-  void pump;
-  const close = (): void => { stream.destroy(); gunzip.destroy(); };
   async function* bounded(): AsyncGenerator<Buffer> {
     let out = 0;
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       out += chunk.length;
       if (out > INFLATE_ALLOWANCE + compressed * MAX_INFLATE_RATIO) {
-        close();
-        throw new DecompressionLimitError(`Cannot inflate "${path}" further: over ${MAX_INFLATE_RATIO}× its compressed size (a decompression bomb?)`);
+        gunzip.destroy();
+        throw new DecompressionLimitError(`Cannot inflate ${what} further: over ${MAX_INFLATE_RATIO}× its compressed size (a decompression bomb?)`);
       }
       yield chunk;
     }
   }
-  try {
-    const inflated = await peek(bounded());
-    return { gzip, head: inflated.head, chunks: inflated.rest, close };
-  } catch (error) {
-    // Broken from the first bytes (a cut header, say): the reader meets the error at line 1 and
-    // reports it like any other cut, instead of the whole run stopping here.
-    close();
-    async function* failing(): AsyncGenerator<Buffer> { throw error; }
-    return { gzip, head: Buffer.alloc(0), chunks: failing(), close };
-  }
+  return { chunks: bounded(), close: () => gunzip.destroy() };
 }
 
 export type LineEvent = { line: number; text: string } | { line: number; tooLong: number };

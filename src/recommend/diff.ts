@@ -8,6 +8,7 @@ import type { Flow, FlowSummary } from '../model/flow-summary.js';
 import { parseLoggedIp, parsePrefix, prefixContains, prefixContainsPrefix, type IpPrefix } from '../model/ip.js';
 import { MAX_ELEMENTS_PER_DIRECTION, ruleElements, type RecommendedRule, type RuleSet } from '../model/rule-set.js';
 import { fqdnCovers, subscriptionOf } from './coverage.js';
+import { byCodeUnit, shortName } from '../model/text.js';
 
 export interface UnusedElement { rule: string; element: string }
 export interface RedundantElement { rule: string; element: string; containedIn: { rule: string; element: string } }
@@ -32,7 +33,6 @@ export interface DiffReport {
   profiles: ProfileDiff[];
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Does this existing element admit the flow's peer? */
 function elementAdmits(kind: 'prefix' | 'subscription' | 'fqdn', element: string, flow: Flow): boolean {
@@ -112,7 +112,6 @@ export function diffRules(summary: FlowSummary, existing: readonly ExistingRule[
   return { window: recommended.window, profiles };
 }
 
-const shortName = (id: string): string => id.split('/').pop() ?? id;
 /** Inline code in Markdown; backticks in names from Azure or logs cannot end the span. */
 const code = (text: string): string => `\`${text.replace(/`/g, "'")}\``;
 

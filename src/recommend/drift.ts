@@ -17,6 +17,7 @@ import { EvidenceBuilder, isoTime } from './evidence.js';
 import { sourceKey, sourcesOf, type DriftHistory } from './history.js';
 import { fqdnRuleName, prefixRuleName, subscriptionRuleName, unusedName } from './rule-names.js';
 import { judgeFlow } from './simulate.js';
+import { byCodeUnit, shortName } from '../model/text.js';
 
 /** Conditions `--fail-on` can name; `none` (never fail) is spelled only on the command line. */
 export const FAIL_CONDITIONS = ['new-blockers', 'denied-legitimate', 'unused-rules', 'new-sources'] as const;
@@ -182,7 +183,6 @@ export interface DriftOptions {
   failOn?: readonly FailCondition[];
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const profileKeyOf = (perimeterId: string, profile: string): string => `${perimeterId}\u0001${profile}`;
 
 /** Neighbourhood key of a peer: IPv4 /24, IPv6 /64, caller subscription, parent domain; '' if none. */
@@ -398,7 +398,6 @@ export function drift(summary: FlowSummary, options: DriftOptions): DriftReport 
 
 // ── Markdown ────────────────────────────────────────────────────────────────────────────────
 
-const shortName = (id: string): string => id.split('/').pop() ?? id;
 /** Inline code in a Markdown table cell: backticks cannot end the span, pipes cannot end the cell. */
 const code = (text: string): string => `\`${text.replace(/`/g, "'").replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ')}\``;
 const peerText = (kind: PeerKind, peer: string): string => (peer === '' ? `${kind}:(empty)` : peer);

@@ -3,13 +3,13 @@
 
 import type { Flow } from '../model/flow-summary.js';
 import type { RuleEvidence } from '../model/rule-set.js';
+import { byCodeUnit } from '../model/text.js';
 
 /** ISO-8601 UTC without milliseconds when they are zero (2026-11-02T00:00:00Z). */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Mutable evidence under construction. */
 export class EvidenceBuilder {

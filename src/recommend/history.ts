@@ -10,11 +10,11 @@ import { lookupCategory, type DecisionClass, type Direction } from '../model/cat
 import { DAY_MS, type FlowSummary } from '../model/flow-summary.js';
 import type { PeerKind } from '../model/record.js';
 import { writeFileAtomic } from '../write-atomic.js';
+import { byCodeUnit } from '../model/text.js';
 
 /** Names of history snapshots: `flows-YYYY-MM-DD.arrow`, which sort in time order. */
 export const HISTORY_SNAPSHOT_PATTERN = /^flows-(\d{4}-\d{2}-\d{2})\.arrow$/;
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const dayText = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
 
 /** Last UTC day (day number) on which the summary has hits, or null when it is empty. */

@@ -17,6 +17,7 @@ import { ProfileCoverage, canonicalFqdnElement, perimeterMembers, subscriptionOf
 import { EvidenceBuilder, isoTime } from './evidence.js';
 import { planAddressPrefixes, type AddressPlan } from './address-plan.js';
 import { fqdnRuleName, prefixRuleName, subscriptionRuleName, unusedName } from './rule-names.js';
+import { byCodeUnit } from '../model/text.js';
 
 export interface RecommendOptions {
   /** Elements per profile per direction, existing ones included (Azure's hard limit is 200). */
@@ -55,7 +56,6 @@ export interface Recommendation {
   notes: ProfileNotes[];
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 interface ProfileGroup {
   perimeterId: string;

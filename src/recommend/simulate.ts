@@ -9,6 +9,7 @@ import { classifyAddress, parseLoggedIp } from '../model/ip.js';
 import type { PeerKind } from '../model/record.js';
 import { ProfileCoverage, perimeterMembers, subscriptionOf } from './coverage.js';
 import { isoTime } from './evidence.js';
+import { byCodeUnit } from '../model/text.js';
 
 /** Why a flow would be denied under Enforced. */
 export type DenialReason =
@@ -60,7 +61,6 @@ export interface SimulateOptions {
   listedProfiles?: ReadonlySet<string>;
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Judges one flow against a profile's rules under Enforced. */
 export function judgeFlow(flow: Flow, coverage: ProfileCoverage, perimeterMembers: ReadonlySet<string>): FlowVerdict {

@@ -16,6 +16,7 @@ import { detectProfileMode, FAIL_CONDITIONS, type DeniedFinding, type DriftFix, 
 import type { SourceInfo } from '../recommend/history.js';
 import { barChart, horizontalBarChart, sparkline, truncateLabel } from './charts.js';
 import { escapeHtml as esc, jsonForScript } from './escape.js';
+import { byCodeUnit, shortName } from '../model/text.js';
 
 export interface HtmlReportInput {
   summary: FlowSummary;
@@ -65,8 +66,6 @@ export interface ReportData {
   profiles: ReportProfileData[];
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const shortName = (id: string): string => id.split('/').pop() ?? id;
 const profileName = (perimeterId: string, profile: string): string => `${shortName(perimeterId)}/${profile}`;
 const dayText = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
 const fmt = (n: number): string => n.toLocaleString('en-US');

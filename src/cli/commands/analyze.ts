@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../../write-atomic.js';
 import { EXIT, inputOptions, outputText, redactOption, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
 import { formatCount } from '../report.js';
+import { shortName } from '../../model/text.js';
 
 export const analyzeCommand: CommandSpec = {
   command: 'analyze [paths..]',
@@ -34,7 +35,7 @@ export const analyzeCommand: CommandSpec = {
     else if (typeof args.out !== 'string') {
       // A readable table per profile: blockers first, then covered, denied, exempt; busiest first.
       const order = { blocker: 0, covered: 1, denied: 2, exempt: 3 };
-      const rows = sortedFlows(inputs.summary).map((f) => ({ f, info: lookupCategory(f.category)!, profile: `${f.perimeterId.split('/').pop()}/${f.profile}` }));
+      const rows = sortedFlows(inputs.summary).map((f) => ({ f, info: lookupCategory(f.category)!, profile: `${shortName(f.perimeterId)}/${f.profile}` }));
       rows.sort((a, b) => (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0)
         || order[a.info.decision] - order[b.info.decision] || b.f.hits - a.f.hits);
       let current = '';

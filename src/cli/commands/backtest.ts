@@ -8,8 +8,8 @@ import { EXIT, inputOptions, outputText, redactOption, stringList, type CommandS
 import { gatherCommandInputs } from '../gather.js';
 import { recommendOptions, recommendOptionsFrom } from '../recommend-options.js';
 import { formatCount } from '../report.js';
+import { shortName } from '../../model/text.js';
 
-const shortName = (id: string): string => id.split('/').pop() ?? id;
 
 /** Reads `3d` as 3 whole days. */
 export function parseHoldout(text: string): number {

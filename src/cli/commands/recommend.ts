@@ -12,6 +12,7 @@ import { recommendOptions, recommendOptionsFrom } from '../recommend-options.js'
 import { gatherCommandInputs } from '../gather.js';
 import { existingFromAzure, seenProfiles, stderrHooks } from '../remote-options.js';
 import { formatCount } from '../report.js';
+import { shortName } from '../../model/text.js';
 
 export const recommendCommand: CommandSpec = {
   command: 'recommend [paths..]',
@@ -38,7 +39,7 @@ export const recommendCommand: CommandSpec = {
     const { ruleSet, notes } = recommend(summary, existing, { ...recommendOptionsFrom(args), extendExisting: Boolean(args['extend-existing']) });
     for (const [i, p] of ruleSet.profiles.entries()) {
       const note = notes[i]!;
-      const name = `${p.perimeterId.split('/').pop()}/${p.profile}`;
+      const name = `${shortName(p.perimeterId)}/${p.profile}`;
       let line = `${name}: ${formatCount(note.blockerFlows)} blocker flows (${formatCount(note.blockerHits)} hits) → ${p.rules.length} rules ` +
         `(inbound ${note.newInbound + note.existingInbound}/${args['max-elements']} elements, outbound ${note.newOutbound + note.existingOutbound}/${args['max-elements']}), ` +
         `${p.unresolved.length} unresolved`;

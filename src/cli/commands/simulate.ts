@@ -6,8 +6,8 @@ import { simulate, type SimulationReport } from '../../recommend/simulate.js';
 import { EXIT, inputOptions, outputText, redactOption, stringList, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
 import { formatCount } from '../report.js';
+import { shortName } from '../../model/text.js';
 
-const shortName = (id: string): string => id.split('/').pop() ?? id;
 
 /** The report as text, one block per profile. */
 export function formatSimulation(report: SimulationReport): string {
