@@ -12,11 +12,16 @@ import type { NspRecord, PeerKind } from '../model/record.js';
 export class Interner {
   readonly strings: string[] = [];
   readonly #ids = new Map<string, number>();
-  // Bytes → id: open addressing over FNV-1a hashes.
+  // Bytes → id: open addressing over hashes; the bytes of every key kept in one arena, compared
+  // in place (a native Buffer.compare per lookup costs more than the comparison itself).
   #hashes = new Int32Array(1 << 12);
-  #slots = new Int32Array(1 << 12).fill(-1);
-  #keys: Buffer[] = [];
-  #keyIds: number[] = [];
+  #slots = new Int32Array(1 << 12); // key index + 1; 0 = empty
+  #arena = new Uint8Array(1 << 16);
+  #arenaUsed = 0;
+  #keyStart = new Int32Array(1 << 11);
+  #keyEnd = new Int32Array(1 << 11);
+  #keyId = new Int32Array(1 << 11);
+  #keys = 0;
   readonly #decoder = new TextDecoder();
 
   id(text: string): number {
@@ -28,40 +33,64 @@ export class Interner {
   idOfBytes(buf: Uint8Array, start: number, end: number): number {
     // Hash the length, the first 8 and the last 24 bytes: ARM ids share long prefixes and differ at
     // the end, and full comparison settles any collision.
-    let h = Math.imul(0x811c9dc5 ^ (end - start), 0x01000193);
-    const head = Math.min(end, start + 8);
+    const n = end - start;
+    let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
+    const head = n < 8 ? end : start + 8;
     for (let i = start; i < head; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    for (let i = Math.max(head, end - 24); i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    const mask = this.#slots.length - 1;
+    for (let i = end - 24 > head ? end - 24 : head; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    const arena = this.#arena;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = this.#slots[i]!;
-      if (slot === -1) {
-        const text = this.#decoder.decode(buf.subarray(start, end));
-        const id = this.id(text);
-        this.#slots[i] = this.#keys.length;
-        this.#hashes[i] = h;
-        this.#keys.push(Buffer.from(buf.subarray(start, end)));
-        this.#keyIds.push(id);
-        if (this.#keys.length * 2 > this.#slots.length) this.#grow();
-        return id;
-      }
+      const slot = slots[i]!;
+      if (slot === 0) return this.#insert(i, h, buf, start, end);
       if (this.#hashes[i] === h) {
-        const key = this.#keys[slot]!;
-        if (key.length === end - start && key.compare(buf, start, end) === 0) return this.#keyIds[slot]!;
+        const k = slot - 1;
+        const ks = this.#keyStart[k]!;
+        if (this.#keyEnd[k]! - ks === n) {
+          let j = 0;
+          while (j < n && arena[ks + j] === buf[start + j]) j++;
+          if (j === n) return this.#keyId[k]!;
+        }
       }
     }
   }
 
+  #insert(slot: number, h: number, buf: Uint8Array, start: number, end: number): number {
+    const id = this.id(this.#decoder.decode(buf.subarray(start, end)));
+    const n = end - start;
+    if (this.#arenaUsed + n > this.#arena.length) {
+      const arena = new Uint8Array(Math.max(this.#arena.length * 2, this.#arenaUsed + n));
+      arena.set(this.#arena.subarray(0, this.#arenaUsed));
+      this.#arena = arena;
+    }
+    if (this.#keys === this.#keyId.length) {
+      this.#keyStart = grownInt32(this.#keyStart, this.#keys * 2);
+      this.#keyEnd = grownInt32(this.#keyEnd, this.#keys * 2);
+      this.#keyId = grownInt32(this.#keyId, this.#keys * 2);
+    }
+    this.#arena.set(buf.subarray(start, end), this.#arenaUsed);
+    const k = this.#keys++;
+    this.#keyStart[k] = this.#arenaUsed;
+    this.#keyEnd[k] = this.#arenaUsed + n;
+    this.#keyId[k] = id;
+    this.#arenaUsed += n;
+    this.#slots[slot] = k + 1;
+    this.#hashes[slot] = h;
+    if (this.#keys * 2 > this.#slots.length) this.#grow();
+    return id;
+  }
+
   #grow(): void {
     const size = this.#slots.length * 2;
-    const slots = new Int32Array(size).fill(-1);
+    const slots = new Int32Array(size);
     const hashes = new Int32Array(size);
     for (let i = 0; i < this.#slots.length; i++) {
       const slot = this.#slots[i]!;
-      if (slot === -1) continue;
+      if (slot === 0) continue;
       const h = this.#hashes[i]!;
       let j = h & (size - 1);
-      while (slots[j] !== -1) j = (j + 1) & (size - 1);
+      while (slots[j] !== 0) j = (j + 1) & (size - 1);
       slots[j] = slot;
       hashes[j] = h;
     }
@@ -70,16 +99,29 @@ export class Interner {
   }
 }
 
-/** Accumulated stats of one flow; sets and maps are created only at their second distinct value. */
-interface Acc {
-  hits: number;
-  first: number;
-  last: number;
-  day0: number; day0Hits: number; days: Map<number, number> | null;
-  res0: number; res: Set<number> | null;
-  rule0: number; rule0Hits: number; rules: Map<number, number> | null;
+function grownInt32(a: Int32Array<ArrayBuffer>, size: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(size);
+  b.set(a);
+  return b;
+}
+
+function grownFloat64(a: Float64Array<ArrayBuffer>, size: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(size);
+  b.set(a);
+  return b;
+}
+
+/**
+ * What a flow holds beyond one value per list: made only for flows seen on a second day, with a
+ * second resource, rule, operation, or with caller IPs (most flows of a large run never need one).
+ */
+interface Extra {
+  days: Map<number, number> | null;
+  res: Set<number> | null;
+  rules: Map<number, number> | null;
   ips: Set<number> | null;
-  ops: number[];
+  /** Every operation of the sample, once a second one is seen. */
+  ops: number[] | null;
 }
 
 // Peer codes: the kind in the high bits, the IPv4 address or interned id below.
@@ -88,6 +130,7 @@ const TEXT_IP = 2 ** 32;
 const RESOURCE = 2 ** 33;
 const FQDN = 2 ** 34;
 const NONE = 2 ** 35;
+const WORD = 2 ** 32;
 
 /** Code of a caller IP kept beside a resource peer: IPv4 as its number, others as interned text. */
 export function ipCode(interner: Interner, text: string, v4: number): number {
@@ -96,19 +139,39 @@ export function ipCode(interner: Interner, text: string, v4: number): number {
 
 export class FlowTable {
   readonly interner = new Interner();
-  /** (perimeter id, profile id, category index) → peer code → stats. */
-  readonly #groups = new Map<number, Map<number, Acc>>();
   // (perimeter, profile) pairs get dense ids of their own: interned ids of any size never collide.
   readonly #pairIds = new Map<number, Map<number, number>>();
   readonly #pairs: [number, number][] = [];
   readonly #categoryIndex = new Map(categories.map((c, i) => [c.name, i] as [string, number]));
+  #lastPerimeter = -1; #lastProfile = -1; #lastPair = -1;
+
+  // Flows live in columns indexed by flow number, found through an open-addressing table keyed
+  // by (group, peer code split in two 32-bit words). No object per flow.
+  #count = 0;
+  #slots = new Int32Array(1 << 12); // flow + 1; 0 = empty
+  #group = new Int32Array(1 << 11);
+  #peerHi = new Int32Array(1 << 11);
+  #peerLo = new Int32Array(1 << 11);
+  #hits = new Float64Array(1 << 11);
+  #first = new Float64Array(1 << 11);
+  #last = new Float64Array(1 << 11);
+  #day0 = new Int32Array(1 << 11);
+  #day0Hits = new Float64Array(1 << 11);
+  #res0 = new Int32Array(1 << 11);
+  #rule0 = new Int32Array(1 << 11);
+  #rule0Hits = new Float64Array(1 << 11);
+  #op0 = new Int32Array(1 << 11);
+  #extraOf = new Int32Array(1 << 11); // index + 1 into #extras; 0 = none
+  #extras: Extra[] = [];
 
   /** Group id of (perimeter, profile, category); perimeter and profile are interned ids. */
   group(perimeterId: number, profileId: number, categoryIndex: number): number {
+    if (perimeterId === this.#lastPerimeter && profileId === this.#lastProfile) return this.#lastPair * 64 + categoryIndex;
     let byProfile = this.#pairIds.get(perimeterId);
     if (!byProfile) { byProfile = new Map(); this.#pairIds.set(perimeterId, byProfile); }
     let pair = byProfile.get(profileId);
     if (pair === undefined) { pair = this.#pairs.length; this.#pairs.push([perimeterId, profileId]); byProfile.set(profileId, pair); }
+    this.#lastPerimeter = perimeterId; this.#lastProfile = profileId; this.#lastPair = pair;
     return pair * 64 + categoryIndex;
   }
 
@@ -129,19 +192,120 @@ export class FlowTable {
    * Adds one row. `resource`, `rule`, `operation` are interned ids or -1; `sourceIp` an ipCode or -1.
    */
   add(group: number, peer: number, time: number, endTime: number, count: number, resource: number, rule: number, sourceIp: number, operation: number): void {
-    const acc = this.#accFor(group, peer, time, endTime);
-    acc.hits += count;
-    if (time < acc.first) acc.first = time;
-    if (endTime > acc.last) acc.last = endTime;
-    addDay(acc, Math.floor(time / DAY_MS), count);
-    if (resource >= 0) addResource(acc, resource);
-    if (rule >= 0) addRule(acc, rule, count);
-    if (sourceIp >= 0) (acc.ips ??= new Set()).add(sourceIp);
-    if (operation >= 0 && !acc.ops.includes(operation)) this.#addOperation(acc.ops, operation);
+    const f = this.#flowFor(group, peer, time, endTime);
+    this.#hits[f] = this.#hits[f]! + count;
+    if (time < this.#first[f]!) this.#first[f] = time;
+    if (endTime > this.#last[f]!) this.#last[f] = endTime;
+    this.#addDay(f, Math.floor(time / DAY_MS), count);
+    if (resource >= 0) this.#addResource(f, resource);
+    if (rule >= 0) this.#addRule(f, rule, count);
+    if (sourceIp >= 0) (this.#extra(f).ips ??= new Set()).add(sourceIp);
+    if (operation >= 0) this.#addOperation(f, operation);
+  }
+
+  /** Flow number of (group, peer), created with empty stats when new. */
+  #flowFor(group: number, peer: number, first: number, last: number): number {
+    const hi = Math.floor(peer / WORD);
+    const lo = (peer - hi * WORD) | 0;
+    let h = Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) ^ Math.imul(group, 0x85ebca6b);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 13;
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const s = slots[i]!;
+      if (s === 0) {
+        const f = this.#count++;
+        if (f === this.#group.length) this.#growColumns();
+        this.#group[f] = group; this.#peerHi[f] = hi; this.#peerLo[f] = lo;
+        this.#hits[f] = 0; this.#first[f] = first; this.#last[f] = last;
+        this.#day0[f] = -1; this.#day0Hits[f] = 0; this.#res0[f] = -1; this.#rule0[f] = -1; this.#rule0Hits[f] = 0;
+        this.#op0[f] = -1; this.#extraOf[f] = 0;
+        slots[i] = f + 1;
+        if (this.#count * 2 > slots.length) this.#growSlots();
+        return f;
+      }
+      const f = s - 1;
+      if (this.#peerLo[f] === lo && this.#group[f] === group && this.#peerHi[f] === hi) return f;
+    }
+  }
+
+  #growColumns(): void {
+    const size = this.#group.length * 2;
+    this.#group = grownInt32(this.#group, size); this.#peerHi = grownInt32(this.#peerHi, size); this.#peerLo = grownInt32(this.#peerLo, size);
+    this.#hits = grownFloat64(this.#hits, size); this.#first = grownFloat64(this.#first, size); this.#last = grownFloat64(this.#last, size);
+    this.#day0 = grownInt32(this.#day0, size); this.#day0Hits = grownFloat64(this.#day0Hits, size);
+    this.#res0 = grownInt32(this.#res0, size); this.#rule0 = grownInt32(this.#rule0, size); this.#rule0Hits = grownFloat64(this.#rule0Hits, size);
+    this.#op0 = grownInt32(this.#op0, size); this.#extraOf = grownInt32(this.#extraOf, size);
+  }
+
+  /** Rehashes into a table twice the size (hashes are recomputed from the key columns). */
+  #growSlots(): void {
+    const slots = new Int32Array(this.#slots.length * 2);
+    const mask = slots.length - 1;
+    for (let f = 0; f < this.#count; f++) {
+      const lo = this.#peerLo[f]!;
+      let h = Math.imul(lo ^ Math.imul(this.#peerHi[f]!, 0x27d4eb2d), 0x9e3779b1) ^ Math.imul(this.#group[f]!, 0x85ebca6b);
+      h ^= h >>> 15;
+      h = Math.imul(h, 0x2c1b3c6d);
+      h ^= h >>> 13;
+      let i = h & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = f + 1;
+    }
+    this.#slots = slots;
+  }
+
+  #extra(f: number): Extra {
+    const x = this.#extraOf[f]!;
+    if (x !== 0) return this.#extras[x - 1]!;
+    const extra: Extra = { days: null, res: null, rules: null, ips: null, ops: null };
+    this.#extras.push(extra);
+    this.#extraOf[f] = this.#extras.length;
+    return extra;
+  }
+
+  /** Adds hits on a day; a Map only from the second distinct day. */
+  #addDay(f: number, day: number, hits: number): void {
+    const day0 = this.#day0[f]!;
+    if (day0 === day || day0 === -1) {
+      const x = this.#extraOf[f]!;
+      const days = x === 0 ? null : this.#extras[x - 1]!.days;
+      if (days === null) { this.#day0[f] = day; this.#day0Hits[f] = this.#day0Hits[f]! + hits; return; }
+    }
+    const extra = this.#extra(f);
+    extra.days ??= new Map([[day0, this.#day0Hits[f]!]]);
+    extra.days.set(day, (extra.days.get(day) ?? 0) + hits);
+  }
+
+  #addResource(f: number, resource: number): void {
+    const res0 = this.#res0[f]!;
+    if (resource === res0) return;
+    if (res0 === -1) this.#res0[f] = resource;
+    else (this.#extra(f).res ??= new Set()).add(resource);
+  }
+
+  #addRule(f: number, rule: number, hits: number): void {
+    const rule0 = this.#rule0[f]!;
+    if (rule0 === rule || rule0 === -1) {
+      const x = this.#extraOf[f]!;
+      const rules = x === 0 ? null : this.#extras[x - 1]!.rules;
+      if (rules === null) { this.#rule0[f] = rule; this.#rule0Hits[f] = this.#rule0Hits[f]! + hits; return; }
+    }
+    const extra = this.#extra(f);
+    extra.rules ??= new Map([[rule0, this.#rule0Hits[f]!]]);
+    extra.rules.set(rule, (extra.rules.get(rule) ?? 0) + hits);
   }
 
   /** The same sample rule as aggregate.ts: keep the OPERATION_SAMPLE_SIZE smallest names. */
-  #addOperation(ops: number[], operation: number): void {
+  #addOperation(f: number, operation: number): void {
+    const op0 = this.#op0[f]!;
+    if (op0 === operation) return;
+    if (op0 === -1) { this.#op0[f] = operation; return; }
+    const extra = this.#extra(f);
+    const ops = (extra.ops ??= [op0]);
+    if (ops.includes(operation)) return;
     if (ops.length < OPERATION_SAMPLE_SIZE) { ops.push(operation); return; }
     const s = this.interner.strings;
     let largest = 0;
@@ -166,9 +330,19 @@ export class FlowTable {
   }
 
   get flowCount(): number {
-    let n = 0;
-    for (const peers of this.#groups.values()) n += peers.size;
-    return n;
+    return this.#count;
+  }
+
+  /** Peer code of flow `f`. */
+  #peer(f: number): number {
+    return this.#peerHi[f]! * WORD + (this.#peerLo[f]! >>> 0);
+  }
+
+  /** Operations of flow `f` (the sample). */
+  #ops(f: number): readonly number[] {
+    const x = this.#extraOf[f]!;
+    const ops = x === 0 ? null : this.#extras[x - 1]!.ops;
+    return ops ?? (this.#op0[f]! >= 0 ? [this.#op0[f]!] : []);
   }
 
   /**
@@ -176,44 +350,45 @@ export class FlowTable {
    * to write as Arrow. Lists are in CSR form (offsets into one values array per list column).
    */
   exportColumns(): FlowColumns {
+    const n = this.#count;
     // Two passes over the flows: sizes first, then typed arrays filled in place (no JS arrays).
-    let n = 0; let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
-    for (const peers of this.#groups.values()) {
-      for (const acc of peers.values()) {
-        n++;
-        nDays += acc.days ? acc.days.size : 1;
-        nRes += (acc.res0 >= 0 ? 1 : 0) + (acc.res?.size ?? 0);
-        nRules += acc.rules ? acc.rules.size : acc.rule0 >= 0 ? 1 : 0;
-        nIps += acc.ips?.size ?? 0;
-        nOps += acc.ops.length;
-      }
+    let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
+    for (let f = 0; f < n; f++) {
+      const x = this.#extraOf[f]!;
+      const e = x === 0 ? null : this.#extras[x - 1]!;
+      nDays += e?.days ? e.days.size : 1;
+      nRes += (this.#res0[f]! >= 0 ? 1 : 0) + (e?.res?.size ?? 0);
+      nRules += e?.rules ? e.rules.size : this.#rule0[f]! >= 0 ? 1 : 0;
+      nIps += e?.ips?.size ?? 0;
+      nOps += e?.ops ? e.ops.length : this.#op0[f]! >= 0 ? 1 : 0;
     }
     const c: FlowColumns = {
       strings: this.interner.strings.slice(), length: n,
       perimeter: new Int32Array(n), profile: new Int32Array(n), category: new Int32Array(n), peer: new Float64Array(n),
-      hits: new Float64Array(n), first: new Float64Array(n), last: new Float64Array(n),
+      hits: this.#hits.slice(0, n), first: this.#first.slice(0, n), last: this.#last.slice(0, n),
       dayOffsets: new Int32Array(n + 1), days: new Int32Array(nDays), dayHits: new Float64Array(nDays),
       resOffsets: new Int32Array(n + 1), res: new Int32Array(nRes),
       ruleOffsets: new Int32Array(n + 1), rules: new Int32Array(nRules), ruleHits: new Float64Array(nRules),
       ipOffsets: new Int32Array(n + 1), ips: new Float64Array(nIps), opOffsets: new Int32Array(n + 1), ops: new Int32Array(nOps),
     };
-    let i = 0; let d = 0; let r = 0; let u = 0; let p = 0; let o = 0;
-    for (const [g, peers] of this.#groups) {
-      const [perimeter, profile, category] = this.#groupKey(g);
-      for (const [code, acc] of peers) {
-        c.perimeter[i] = perimeter; c.profile[i] = profile; c.category[i] = category; c.peer[i] = code;
-        c.hits[i] = acc.hits; c.first[i] = acc.first; c.last[i] = acc.last;
-        if (acc.days) for (const [day, hits] of acc.days) { c.days[d] = day; c.dayHits[d++] = hits; }
-        else { c.days[d] = acc.day0; c.dayHits[d++] = acc.day0Hits; }
-        if (acc.res0 >= 0) c.res[r++] = acc.res0;
-        if (acc.res) for (const x of acc.res) c.res[r++] = x;
-        if (acc.rules) for (const [rule, hits] of acc.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
-        else if (acc.rule0 >= 0) { c.rules[u] = acc.rule0; c.ruleHits[u++] = acc.rule0Hits; }
-        if (acc.ips) for (const x of acc.ips) c.ips[p++] = x;
-        for (const x of acc.ops) c.ops[o++] = x;
-        i++;
-        c.dayOffsets[i] = d; c.resOffsets[i] = r; c.ruleOffsets[i] = u; c.ipOffsets[i] = p; c.opOffsets[i] = o;
-      }
+    let d = 0; let r = 0; let u = 0; let p = 0; let o = 0;
+    let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
+    for (let f = 0; f < n; f++) {
+      const g = this.#group[f]!;
+      if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
+      c.perimeter[f] = key[0]; c.profile[f] = key[1]; c.category[f] = key[2]; c.peer[f] = this.#peer(f);
+      const x = this.#extraOf[f]!;
+      const e = x === 0 ? null : this.#extras[x - 1]!;
+      if (e?.days) for (const [day, hits] of e.days) { c.days[d] = day; c.dayHits[d++] = hits; }
+      else { c.days[d] = this.#day0[f]!; c.dayHits[d++] = this.#day0Hits[f]!; }
+      if (this.#res0[f]! >= 0) c.res[r++] = this.#res0[f]!;
+      if (e?.res) for (const v of e.res) c.res[r++] = v;
+      if (e?.rules) for (const [rule, hits] of e.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
+      else if (this.#rule0[f]! >= 0) { c.rules[u] = this.#rule0[f]!; c.ruleHits[u++] = this.#rule0Hits[f]!; }
+      if (e?.ips) for (const v of e.ips) c.ips[p++] = v;
+      if (e?.ops) for (const v of e.ops) c.ops[o++] = v;
+      else if (this.#op0[f]! >= 0) c.ops[o++] = this.#op0[f]!;
+      c.dayOffsets[f + 1] = d; c.resOffsets[f + 1] = r; c.ruleOffsets[f + 1] = u; c.ipOffsets[f + 1] = p; c.opOffsets[f + 1] = o;
     }
     return c;
   }
@@ -231,30 +406,16 @@ export class FlowTable {
       const group = this.group(remap[cols.perimeter[i]!]!, remap[cols.profile[i]!]!, cols.category[i]!);
       const first = cols.first[i]!;
       const last = cols.last[i]!;
-      const acc = this.#accFor(group, code(cols.peer[i]!), first, last);
-      acc.hits += cols.hits[i]!;
-      if (first < acc.first) acc.first = first;
-      if (last > acc.last) acc.last = last;
-      for (let k = cols.dayOffsets[i]!; k < cols.dayOffsets[i + 1]!; k++) addDay(acc, cols.days[k]!, cols.dayHits[k]!);
-      for (let k = cols.resOffsets[i]!; k < cols.resOffsets[i + 1]!; k++) addResource(acc, remap[cols.res[k]!]!);
-      for (let k = cols.ruleOffsets[i]!; k < cols.ruleOffsets[i + 1]!; k++) addRule(acc, remap[cols.rules[k]!]!, cols.ruleHits[k]!);
-      for (let k = cols.ipOffsets[i]!; k < cols.ipOffsets[i + 1]!; k++) (acc.ips ??= new Set()).add(code(cols.ips[k]!));
-      for (let k = cols.opOffsets[i]!; k < cols.opOffsets[i + 1]!; k++) {
-        const op = remap[cols.ops[k]!]!;
-        if (!acc.ops.includes(op)) this.#addOperation(acc.ops, op);
-      }
+      const f = this.#flowFor(group, code(cols.peer[i]!), first, last);
+      this.#hits[f] = this.#hits[f]! + cols.hits[i]!;
+      if (first < this.#first[f]!) this.#first[f] = first;
+      if (last > this.#last[f]!) this.#last[f] = last;
+      for (let k = cols.dayOffsets[i]!; k < cols.dayOffsets[i + 1]!; k++) this.#addDay(f, cols.days[k]!, cols.dayHits[k]!);
+      for (let k = cols.resOffsets[i]!; k < cols.resOffsets[i + 1]!; k++) this.#addResource(f, remap[cols.res[k]!]!);
+      for (let k = cols.ruleOffsets[i]!; k < cols.ruleOffsets[i + 1]!; k++) this.#addRule(f, remap[cols.rules[k]!]!, cols.ruleHits[k]!);
+      for (let k = cols.ipOffsets[i]!; k < cols.ipOffsets[i + 1]!; k++) (this.#extra(f).ips ??= new Set()).add(code(cols.ips[k]!));
+      for (let k = cols.opOffsets[i]!; k < cols.opOffsets[i + 1]!; k++) this.#addOperation(f, remap[cols.ops[k]!]!);
     }
-  }
-
-  #accFor(group: number, peer: number, first: number, last: number): Acc {
-    let peers = this.#groups.get(group);
-    if (!peers) { peers = new Map(); this.#groups.set(group, peers); }
-    let acc = peers.get(peer);
-    if (!acc) {
-      acc = { hits: 0, first, last, day0: -1, day0Hits: 0, days: null, res0: -1, res: null, rule0: -1, rule0Hits: 0, rules: null, ips: null, ops: [] };
-      peers.set(peer, acc);
-    }
-    return acc;
   }
 
   /** Plain FlowSummary with string keys. */
@@ -262,32 +423,30 @@ export class FlowTable {
     const s = this.interner.strings;
     const flows = new Map<string, Flow>();
     const ipText = (code: number): string => (code < TEXT_IP ? formatIPv4(code) : s[code - TEXT_IP]!);
-    for (const [g, peers] of this.#groups) {
-      const [perimeter, profile, category] = this.#groupKey(g);
-      for (const [code, acc] of peers) {
-        let peerKind: PeerKind;
-        let peer: string;
-        if (code < TEXT_IP) { peerKind = 'ip'; peer = formatIPv4(code); }
-        else if (code < RESOURCE) { peerKind = 'ip'; peer = s[code - TEXT_IP]!; }
-        else if (code < FQDN) { peerKind = 'resource'; peer = s[code - RESOURCE]!; }
-        else if (code < NONE) { peerKind = 'fqdn'; peer = s[code - FQDN]!; }
-        else { peerKind = 'none'; peer = ''; }
-        const resources = new Set<string>();
-        if (acc.res0 >= 0) resources.add(s[acc.res0]!);
-        if (acc.res) for (const r of acc.res) resources.add(s[r]!);
-        const matchedRules = new Map<string, number>();
-        if (acc.rules) for (const [r, h] of acc.rules) matchedRules.set(s[r]!, h);
-        else if (acc.rule0 >= 0) matchedRules.set(s[acc.rule0]!, acc.rule0Hits);
-        const flow: Flow = {
-          perimeterId: s[perimeter]!, profile: s[profile]!, category: categories[category]!.name, peerKind, peer,
-          hits: acc.hits, firstSeen: acc.first, lastSeen: acc.last,
-          dayHits: acc.days ? new Map(acc.days) : new Map([[acc.day0, acc.day0Hits]]),
-          resources, matchedRules,
-          sourceIps: new Set(acc.ips ? [...acc.ips].map(ipText) : []),
-          operations: new Set(acc.ops.map((o) => s[o]!)),
-        };
-        flows.set(flowKeyString(flow), flow);
-      }
+    let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
+    for (let f = 0; f < this.#count; f++) {
+      const g = this.#group[f]!;
+      if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
+      const [perimeter, profile, category] = key;
+      const code = this.#peer(f);
+      const { kind: peerKind, text: peer } = peerOfCode(code, s);
+      const x = this.#extraOf[f]!;
+      const e = x === 0 ? null : this.#extras[x - 1]!;
+      const resources = new Set<string>();
+      if (this.#res0[f]! >= 0) resources.add(s[this.#res0[f]!]!);
+      if (e?.res) for (const r of e.res) resources.add(s[r]!);
+      const matchedRules = new Map<string, number>();
+      if (e?.rules) for (const [r, h] of e.rules) matchedRules.set(s[r]!, h);
+      else if (this.#rule0[f]! >= 0) matchedRules.set(s[this.#rule0[f]!]!, this.#rule0Hits[f]!);
+      const flow: Flow = {
+        perimeterId: s[perimeter]!, profile: s[profile]!, category: categories[category]!.name, peerKind, peer,
+        hits: this.#hits[f]!, firstSeen: this.#first[f]!, lastSeen: this.#last[f]!,
+        dayHits: e?.days ? new Map(e.days) : new Map([[this.#day0[f]!, this.#day0Hits[f]!]]),
+        resources, matchedRules,
+        sourceIps: new Set(e?.ips ? [...e.ips].map(ipText) : []),
+        operations: new Set(this.#ops(f).map((o) => s[o]!)),
+      };
+      flows.set(flowKeyString(flow), flow);
     }
     return { flows };
   }
@@ -302,25 +461,6 @@ function ipv4Number(text: string): number {
     if (c === 46) { acc = acc * 256 + part; part = 0; } else part = part * 10 + (c - 48);
   }
   return acc * 256 + part;
-}
-
-/** Adds hits on a day; a Map only from the second distinct day. */
-function addDay(acc: Acc, day: number, hits: number): void {
-  if (acc.days === null && (acc.day0 === -1 || acc.day0 === day)) { acc.day0 = day; acc.day0Hits += hits; return; }
-  if (acc.days === null) acc.days = new Map([[acc.day0, acc.day0Hits]]);
-  acc.days.set(day, (acc.days.get(day) ?? 0) + hits);
-}
-
-function addResource(acc: Acc, resource: number): void {
-  if (resource === acc.res0) return;
-  if (acc.res0 === -1) acc.res0 = resource;
-  else (acc.res ??= new Set()).add(resource);
-}
-
-function addRule(acc: Acc, rule: number, hits: number): void {
-  if (acc.rules === null && (acc.rule0 === -1 || acc.rule0 === rule)) { acc.rule0 = rule; acc.rule0Hits += hits; return; }
-  if (acc.rules === null) acc.rules = new Map([[acc.rule0, acc.rule0Hits]]);
-  acc.rules.set(rule, (acc.rules.get(rule) ?? 0) + hits);
 }
 
 /** Flows as columns; see FlowTable.exportColumns(). Peer and IP codes refer to `strings`. */
