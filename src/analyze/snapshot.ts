@@ -36,11 +36,6 @@ function utf8Data(strings: readonly string[]): Data<Utf8> {
   return makeData({ type: new Utf8(), length: strings.length, nullCount: 0, valueOffsets: offsets, data: bytes.subarray(0, pos) });
 }
 
-const float64Data = (values: number[]): Data<Float64> => makeData({ type: new Float64(), length: values.length, nullCount: 0, data: Float64Array.from(values) });
-const int32Data = (values: number[]): Data<Int32> => makeData({ type: new Int32(), length: values.length, nullCount: 0, data: Int32Array.from(values) });
-const timeData = (values: number[]): Data<TimestampMillisecond> =>
-  makeData({ type: new TimestampMillisecond(), length: values.length, nullCount: 0, data: BigInt64Array.from(values, (v) => BigInt(v)) });
-
 /** The summary as Arrow IPC file bytes; the same summary always gives the same bytes. */
 export function snapshotBytes(summary: FlowSummary): Uint8Array {
   return snapshotBytesFromColumns(columnsFromSummary(summary));
@@ -49,46 +44,6 @@ export function snapshotBytes(summary: FlowSummary): Uint8Array {
 /** A flow table as Arrow IPC file bytes, without building a FlowSummary first (same bytes). */
 export function snapshotBytesFromTable(table: FlowTable): Uint8Array {
   return snapshotBytesFromColumns(table.exportColumns());
-}
-
-/** Encodes strings by id once each, and builds Utf8 data from id sequences. */
-class Utf8Writer {
-  readonly #cache = new Map<number, Uint8Array>();
-  readonly #text: (id: number) => string;
-  constructor(text: (id: number) => string) { this.#text = text; }
-
-  bytes(id: number): Uint8Array {
-    let b = this.#cache.get(id);
-    if (!b) { b = encoder.encode(this.#text(id)); this.#cache.set(id, b); }
-    return b;
-  }
-
-  data(ids: ArrayLike<number>): Data<Utf8> {
-    const offsets = new Int32Array(ids.length + 1);
-    let total = 0;
-    for (let i = 0; i < ids.length; i++) { total += this.bytes(ids[i]!).length; offsets[i + 1] = total; }
-    const data = new Uint8Array(total);
-    for (let i = 0; i < ids.length; i++) data.set(this.bytes(ids[i]!), offsets[i]!);
-    return makeData({ type: new Utf8(), length: ids.length, nullCount: 0, valueOffsets: offsets, data });
-  }
-}
-
-/**
- * A dictionary-encoded Utf8 column: the distinct values in order of first use (so the same rows
- * give the same bytes) and an Int32 index per row.
- */
-function dictionaryData(values: readonly string[], id: number): Data<Dictionary<Utf8, Int32>> {
-  const index = new Map<string, number>();
-  const indices = new Int32Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    let k = index.get(values[i]!);
-    if (k === undefined) { k = index.size; index.set(values[i]!, k); }
-    indices[i] = k;
-  }
-  const dictionary = makeVector(utf8Data([...index.keys()]));
-  // A fixed id: apache-arrow otherwise numbers dictionaries from a process-wide counter, and the
-  // bytes would differ from run to run.
-  return makeData({ type: new Dictionary(new Utf8(), new Int32(), id), length: values.length, nullCount: 0, data: indices, dictionary });
 }
 
 /** List offsets for rows taken in `order` from CSR `offsets`, and the source index of every item. */
@@ -120,25 +75,197 @@ function listOf(list: { listOffsets: Int32Array }, child: Data): Data<List> {
   return makeData({ type: new List(new Field('item', child.type, false)), length: list.listOffsets.length - 1, nullCount: 0, valueOffsets: list.listOffsets, child });
 }
 
+/** Peer kinds in code-unit order of their names: flows sort by kind before peer. */
+const KIND_RANK = { fqdn: 0, ip: 1, none: 2, resource: 3 } as const;
+const KIND_NAMES = ['fqdn', 'ip', 'none', 'resource'] as const;
+
+// Dotted quads in text order: octets compare as their decimal strings, so the rank of each
+// octet's string among the 256 gives a number whose order is the text's.
+const OCTET_RANK = (() => {
+  const rank = new Int32Array(256);
+  Array.from({ length: 256 }, (_, i) => String(i)).sort().forEach((text, r) => { rank[Number(text)] = r; });
+  return rank;
+})();
+const ipv4TextKey = (v: number): number =>
+  ((OCTET_RANK[(v >>> 24) & 255]! << 24) | (OCTET_RANK[(v >>> 16) & 255]! << 16) | (OCTET_RANK[(v >>> 8) & 255]! << 8) | OCTET_RANK[v & 255]!) >>> 0;
+
+/** Kind rank and code of a peer code (see flow-table.ts): the high word is the kind. */
+function peerKindRank(code: number): number {
+  if (code < 2 ** 33) return KIND_RANK.ip;
+  if (code < 2 ** 34) return KIND_RANK.resource;
+  if (code < 2 ** 35) return KIND_RANK.fqdn;
+  return KIND_RANK.none;
+}
+
+/** Builds a Utf8 column value by value, without a string per value where avoidable. */
+class Utf8Builder {
+  readonly offsets: Int32Array;
+  #bytes = new Uint8Array(1 << 16);
+  #pos = 0;
+  #row = 0;
+  readonly #cache: (Uint8Array | undefined)[] = [];
+  readonly #strings: readonly string[];
+  constructor(rows: number, strings: readonly string[]) { this.offsets = new Int32Array(rows + 1); this.#strings = strings; }
+
+  #room(n: number): void {
+    if (this.#pos + n <= this.#bytes.length) return;
+    const bytes = new Uint8Array(Math.max(this.#bytes.length * 2, this.#pos + n));
+    bytes.set(this.#bytes.subarray(0, this.#pos));
+    this.#bytes = bytes;
+  }
+
+  /** Appends interned string `id`. */
+  id(id: number): void {
+    let b = this.#cache[id];
+    if (b === undefined) { b = encoder.encode(this.#strings[id]!); this.#cache[id] = b; }
+    this.#room(b.length);
+    this.#bytes.set(b, this.#pos);
+    this.#pos += b.length;
+    this.offsets[++this.#row] = this.#pos;
+  }
+
+  /** Appends an IPv4 address as a dotted quad. */
+  ipv4(v: number): void {
+    this.#room(15);
+    for (let shift = 24; shift >= 0; shift -= 8) {
+      const o = (v >>> shift) & 255;
+      if (o >= 100) this.#bytes[this.#pos++] = 48 + Math.floor(o / 100);
+      if (o >= 10) this.#bytes[this.#pos++] = 48 + (Math.floor(o / 10) % 10);
+      this.#bytes[this.#pos++] = 48 + (o % 10);
+      if (shift > 0) this.#bytes[this.#pos++] = 46;
+    }
+    this.offsets[++this.#row] = this.#pos;
+  }
+
+  /** Appends a peer or caller-IP code. */
+  code(code: number): void {
+    if (code < 2 ** 32) this.ipv4(code);
+    else if (code >= 2 ** 35) this.offsets[++this.#row] = this.#pos;
+    else this.id(code - (code >= 2 ** 34 ? 2 ** 34 : code >= 2 ** 33 ? 2 ** 33 : 2 ** 32));
+  }
+
+  data(): Data<Utf8> {
+    return makeData({ type: new Utf8(), length: this.#row, nullCount: 0, valueOffsets: this.offsets, data: this.#bytes.subarray(0, this.#pos) });
+  }
+}
+
+/** A dictionary-encoded Utf8 column from interned ids: values numbered in order of first use. */
+function dictionaryOfIds(ids: Int32Array, strings: readonly string[], id: number): Data<Dictionary<Utf8, Int32>> {
+  const slot = new Map<number, number>();
+  const indices = new Int32Array(ids.length);
+  const values: string[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    let k = slot.get(ids[i]!);
+    if (k === undefined) { k = values.length; values.push(strings[ids[i]!]!); slot.set(ids[i]!, k); }
+    indices[i] = k;
+  }
+  // A fixed id: apache-arrow otherwise numbers dictionaries from a process-wide counter, and the
+  // bytes would differ from run to run.
+  return makeData({ type: new Dictionary(new Utf8(), new Int32(), id), length: ids.length, nullCount: 0, data: indices, dictionary: makeVector(utf8Data(values)) });
+}
+
+/**
+ * Row order of the flows: by perimeter, profile, category, peer kind and peer text, compared by
+ * code units (the order of flowKeyString). Computed on numbers: string ranks, and for IPv4 peers
+ * a number in text order; rows are bucketed by everything but the peer, then each bucket is
+ * sorted natively on (peer key, row) packed in one float.
+ */
+function flowOrder(c: FlowColumns, rank: Int32Array, rankCount: number, categoryRank: readonly number[]): Int32Array {
+  const n = c.length;
+  let textIps = false;
+  for (let i = 0; i < n; i++) if (c.peer[i]! >= 2 ** 32 && c.peer[i]! < 2 ** 33) { textIps = true; break; }
+  const ROW_BITS = 2 ** 21;
+  if (textIps || rankCount >= 2 ** 22 || n >= ROW_BITS) return flowOrderByText(c, rank, categoryRank);
+  const primary = new Float64Array(n);
+  const secondary = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const code = c.peer[i]!;
+    const kind = peerKindRank(code);
+    primary[i] = ((rank[c.perimeter[i]!]! * rankCount + rank[c.profile[i]!]!) * 64 + categoryRank[c.category[i]!]!) * 4 + kind;
+    secondary[i] = kind === KIND_RANK.ip ? ipv4TextKey(code) : kind === KIND_RANK.none ? 0 : rank[code % 2 ** 32]!;
+  }
+  const buckets = Float64Array.from(new Set(primary)).sort();
+  const bucketOf = new Map<number, number>();
+  buckets.forEach((p, b) => bucketOf.set(p, b));
+  const starts = new Int32Array(buckets.length + 1);
+  const bucket = new Int32Array(n);
+  for (let i = 0; i < n; i++) { bucket[i] = bucketOf.get(primary[i]!)!; starts[bucket[i]! + 1]!++; }
+  for (let b = 0; b < buckets.length; b++) starts[b + 1] = starts[b + 1]! + starts[b]!;
+  const fill = starts.slice(0, buckets.length);
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) packed[fill[bucket[i]!]!++] = secondary[i]! * ROW_BITS + i;
+  for (let b = 0; b < buckets.length; b++) packed.subarray(starts[b]!, starts[b + 1]!).sort();
+  return Int32Array.from(packed, (v) => v % ROW_BITS);
+}
+
+/** The same order by comparing peer texts (text IPs beside dotted quads, or huge inputs). */
+function flowOrderByText(c: FlowColumns, rank: Int32Array, categoryRank: readonly number[]): Int32Array {
+  const peers = Array.from({ length: c.length }, (_, i) => peerOfCode(c.peer[i]!, c.strings));
+  return Int32Array.from({ length: c.length }, (_, i) => i).sort((a, b) =>
+    rank[c.perimeter[a]!]! - rank[c.perimeter[b]!]! || rank[c.profile[a]!]! - rank[c.profile[b]!]!
+    || categoryRank[c.category[a]!]! - categoryRank[c.category[b]!]!
+    || byCodeUnit(peers[a]!.kind, peers[b]!.kind) || byCodeUnit(peers[a]!.text, peers[b]!.text));
+}
+
+/** Values of `values` at `items`, as a new array of the same type. */
+function gather<T extends Int32Array | Float64Array>(values: T, items: Int32Array): T {
+  const out = new (values.constructor as new (n: number) => T)(items.length);
+  for (let k = 0; k < items.length; k++) out[k] = values[items[k]!]!;
+  return out;
+}
+
+/** Epoch milliseconds as Arrow 64-bit timestamps. */
+function timeColumn(values: Float64Array, order: Int32Array): Data<TimestampMillisecond> {
+  const data = new BigInt64Array(order.length);
+  if (LITTLE_ENDIAN) {
+    // Two 32-bit words per value: no BigInt made per row.
+    const words = new Int32Array(data.buffer);
+    for (let r = 0; r < order.length; r++) {
+      const v = values[order[r]!]!;
+      const hi = Math.floor(v / 2 ** 32);
+      words[2 * r] = (v - hi * 2 ** 32) | 0;
+      words[2 * r + 1] = hi | 0;
+    }
+  } else {
+    for (let r = 0; r < order.length; r++) data[r] = BigInt(values[order[r]!]!);
+  }
+  return makeData({ type: new TimestampMillisecond(), length: order.length, nullCount: 0, data });
+}
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Utf8 data of interned ids (or peer / IP codes) at `items`. */
+function utf8OfIds(ids: Int32Array | Float64Array, items: Int32Array, strings: readonly string[], codes = false): Data<Utf8> {
+  const b = new Utf8Builder(items.length, strings);
+  for (let k = 0; k < items.length; k++) {
+    if (codes) b.code(ids[items[k]!]!);
+    else b.id(ids[items[k]!]!);
+  }
+  return b.data();
+}
+
 /** The one writer: flows sorted by key, lists sorted inside, so output depends only on content. */
 export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
   const strings = c.strings;
   const n = c.length;
-  const peers = Array.from({ length: n }, (_, i) => peerOfCode(c.peer[i]!, strings));
   const categoryNames = categories.map((x) => x.name);
-  // Flow key order (flowKeyString) is the order of its parts compared one by one: the separator
-  // sorts below every character a part can hold. Parts that repeat are compared by rank.
+  // Ranks of the strings the flows use, in code-unit order (a native sort without comparator).
+  const used = new Uint8Array(strings.length);
+  const useCode = (code: number): void => {
+    if (code >= 2 ** 32 && code < 2 ** 35) used[code % 2 ** 32] = 1;
+  };
+  for (let i = 0; i < n; i++) { used[c.perimeter[i]!] = 1; used[c.profile[i]!] = 1; useCode(c.peer[i]!); }
+  for (const ids of [c.res, c.rules, c.ops]) for (let k = 0; k < ids.length; k++) used[ids[k]!] = 1;
+  for (let k = 0; k < c.ips.length; k++) useCode(c.ips[k]!);
+  const usedTexts: string[] = [];
+  const idOfText = new Map<string, number>();
+  for (let id = 0; id < strings.length; id++) if (used[id]) { usedTexts.push(strings[id]!); idOfText.set(strings[id]!, id); }
+  usedTexts.sort();
   const rank = new Int32Array(strings.length);
-  [...strings.keys()].sort((a, b) => byCodeUnit(strings[a]!, strings[b]!)).forEach((id, r) => { rank[id] = r; });
+  usedTexts.forEach((text, r) => { rank[idOfText.get(text)!] = r; });
   const categoryRank = categoryNames.map((name) => [...categoryNames].sort(byCodeUnit).indexOf(name));
-  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) =>
-    rank[c.perimeter[a]!]! - rank[c.perimeter[b]!]! || rank[c.profile[a]!]! - rank[c.profile[b]!]!
-    || categoryRank[c.category[a]!]! - categoryRank[c.category[b]!]!
-    || byCodeUnit(peers[a]!.kind, peers[b]!.kind) || byCodeUnit(peers[a]!.text, peers[b]!.text));
+  const order = flowOrder(c, rank, usedTexts.length, categoryRank);
 
-  const text = new Utf8Writer((id) => strings[id]!);
   const byRank = (ids: Int32Array) => (a: number, b: number): number => rank[ids[a]!]! - rank[ids[b]!]!;
-
   const days = gatherList(order, c.dayOffsets);
   sortRows(days, (a, b) => c.days[a]! - c.days[b]!);
   const resources = gatherList(order, c.resOffsets);
@@ -151,26 +278,28 @@ export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
   const ipTexts = Array.from(c.ips, (code) => ipOfCode(code, strings));
   sortRows(ips, (a, b) => byCodeUnit(ipTexts[a]!, ipTexts[b]!));
 
-  const at = <T extends Int32Array | Float64Array>(values: T, items: Int32Array, make: (x: number[]) => Data): Data =>
-    make(Array.from(items, (k) => values[k]!));
+  const perimeterIds = gather(c.perimeter, order);
+  const profileIds = gather(c.profile, order);
+  const kinds = Int32Array.from(order, (i) => peerKindRank(c.peer[i]!));
+  const daysSeen = Int32Array.from(order, (i) => c.dayOffsets[i + 1]! - c.dayOffsets[i]!);
   const columns = {
     // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
-    perimeterId: dictionaryData(Array.from(order, (i) => strings[c.perimeter[i]!]!), 0),
-    profile: dictionaryData(Array.from(order, (i) => strings[c.profile[i]!]!), 1),
-    category: dictionaryData(Array.from(order, (i) => categoryNames[c.category[i]!]!), 2),
-    peerKind: dictionaryData(Array.from(order, (i) => peers[i]!.kind), 3),
-    peer: utf8Data(Array.from(order, (i) => peers[i]!.text)),
-    hits: float64Data(Array.from(order, (i) => c.hits[i]!)),
-    firstSeen: timeData(Array.from(order, (i) => c.first[i]!)),
-    lastSeen: timeData(Array.from(order, (i) => c.last[i]!)),
-    daysSeen: int32Data(Array.from(order, (i) => c.dayOffsets[i + 1]! - c.dayOffsets[i]!)),
-    days: listOf(days, at(c.days, days.items, int32Data)),
-    dayHits: listOf(days, at(c.dayHits, days.items, float64Data)),
-    resources: listOf(resources, text.data(Int32Array.from(resources.items, (k) => c.res[k]!))),
-    matchedRules: listOf(rules, text.data(Int32Array.from(rules.items, (k) => c.rules[k]!))),
-    matchedRuleHits: listOf(rules, at(c.ruleHits, rules.items, float64Data)),
-    sourceIps: listOf(ips, utf8Data(Array.from(ips.items, (k) => ipTexts[k]!))),
-    operations: listOf(ops, text.data(Int32Array.from(ops.items, (k) => c.ops[k]!))),
+    perimeterId: dictionaryOfIds(perimeterIds, strings, 0),
+    profile: dictionaryOfIds(profileIds, strings, 1),
+    category: dictionaryOfIds(gather(c.category, order), categoryNames, 2),
+    peerKind: dictionaryOfIds(kinds, KIND_NAMES, 3),
+    peer: utf8OfIds(c.peer, order, strings, true),
+    hits: makeData({ type: new Float64(), length: n, nullCount: 0, data: gather(c.hits, order) }),
+    firstSeen: timeColumn(c.first, order),
+    lastSeen: timeColumn(c.last, order),
+    daysSeen: makeData({ type: new Int32(), length: n, nullCount: 0, data: daysSeen }),
+    days: listOf(days, makeData({ type: new Int32(), length: days.items.length, nullCount: 0, data: gather(c.days, days.items) })),
+    dayHits: listOf(days, makeData({ type: new Float64(), length: days.items.length, nullCount: 0, data: gather(c.dayHits, days.items) })),
+    resources: listOf(resources, utf8OfIds(c.res, resources.items, strings)),
+    matchedRules: listOf(rules, utf8OfIds(c.rules, rules.items, strings)),
+    matchedRuleHits: listOf(rules, makeData({ type: new Float64(), length: rules.items.length, nullCount: 0, data: gather(c.ruleHits, rules.items) })),
+    sourceIps: listOf(ips, utf8OfIds(c.ips, ips.items, strings, true)),
+    operations: listOf(ops, utf8OfIds(c.ops, ops.items, strings)),
   };
   const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
   const schema = new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
