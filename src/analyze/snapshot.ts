@@ -295,11 +295,12 @@ export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
     daysSeen: makeData({ type: new Int32(), length: n, nullCount: 0, data: daysSeen }),
     days: listOf(days, makeData({ type: new Int32(), length: days.items.length, nullCount: 0, data: gather(c.days, days.items) })),
     dayHits: listOf(days, makeData({ type: new Float64(), length: days.items.length, nullCount: 0, data: gather(c.dayHits, days.items) })),
-    resources: listOf(resources, utf8OfIds(c.res, resources.items, strings)),
-    matchedRules: listOf(rules, utf8OfIds(c.rules, rules.items, strings)),
+    // Names in lists repeat across flows: dictionary-encoded like the key columns.
+    resources: listOf(resources, dictionaryOfIds(gather(c.res, resources.items), strings, 4)),
+    matchedRules: listOf(rules, dictionaryOfIds(gather(c.rules, rules.items), strings, 5)),
     matchedRuleHits: listOf(rules, makeData({ type: new Float64(), length: rules.items.length, nullCount: 0, data: gather(c.ruleHits, rules.items) })),
     sourceIps: listOf(ips, utf8OfIds(c.ips, ips.items, strings, true)),
-    operations: listOf(ops, utf8OfIds(c.ops, ops.items, strings)),
+    operations: listOf(ops, dictionaryOfIds(gather(c.ops, ops.items), strings, 6)),
   };
   const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
   const schema = new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
