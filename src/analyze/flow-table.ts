@@ -8,101 +8,16 @@ import { categories } from '../model/category.js';
 import { formatIPv4 } from '../model/ip.js';
 import type { NspRecord, PeerKind } from '../model/record.js';
 
-/** Strings by id; ids are shared by the byte and string paths. */
+/** Strings by id; ids are shared by the byte scanner's texts and the careful path's strings. */
 export class Interner {
   readonly strings: string[] = [];
   readonly #ids = new Map<string, number>();
-  // Bytes → id: open addressing over hashes; the bytes of every key kept in one arena, compared
-  // in place (a native Buffer.compare per lookup costs more than the comparison itself).
-  #hashes = new Int32Array(1 << 12);
-  #slots = new Int32Array(1 << 12); // key index + 1; 0 = empty
-  #arena = new Uint8Array(1 << 16);
-  #arenaUsed = 0;
-  #keyStart = new Int32Array(1 << 11);
-  #keyEnd = new Int32Array(1 << 11);
-  #keyId = new Int32Array(1 << 11);
-  #keys = 0;
-  readonly #decoder = new TextDecoder();
 
   id(text: string): number {
     let id = this.#ids.get(text);
     if (id === undefined) { id = this.strings.length; this.strings.push(text); this.#ids.set(text, id); }
     return id;
   }
-
-  idOfBytes(buf: Uint8Array, start: number, end: number): number {
-    // Hash the length, the first 8 and the last 24 bytes: ARM ids share long prefixes and differ at
-    // the end, and full comparison settles any collision.
-    const n = end - start;
-    let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
-    const head = n < 8 ? end : start + 8;
-    for (let i = start; i < head; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    for (let i = end - 24 > head ? end - 24 : head; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    const arena = this.#arena;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = slots[i]!;
-      if (slot === 0) return this.#insert(i, h, buf, start, end);
-      if (this.#hashes[i] === h) {
-        const k = slot - 1;
-        const ks = this.#keyStart[k]!;
-        if (this.#keyEnd[k]! - ks === n) {
-          let j = 0;
-          while (j < n && arena[ks + j] === buf[start + j]) j++;
-          if (j === n) return this.#keyId[k]!;
-        }
-      }
-    }
-  }
-
-  #insert(slot: number, h: number, buf: Uint8Array, start: number, end: number): number {
-    const id = this.id(this.#decoder.decode(buf.subarray(start, end)));
-    const n = end - start;
-    if (this.#arenaUsed + n > this.#arena.length) {
-      const arena = new Uint8Array(Math.max(this.#arena.length * 2, this.#arenaUsed + n));
-      arena.set(this.#arena.subarray(0, this.#arenaUsed));
-      this.#arena = arena;
-    }
-    if (this.#keys === this.#keyId.length) {
-      this.#keyStart = grownInt32(this.#keyStart, this.#keys * 2);
-      this.#keyEnd = grownInt32(this.#keyEnd, this.#keys * 2);
-      this.#keyId = grownInt32(this.#keyId, this.#keys * 2);
-    }
-    this.#arena.set(buf.subarray(start, end), this.#arenaUsed);
-    const k = this.#keys++;
-    this.#keyStart[k] = this.#arenaUsed;
-    this.#keyEnd[k] = this.#arenaUsed + n;
-    this.#keyId[k] = id;
-    this.#arenaUsed += n;
-    this.#slots[slot] = k + 1;
-    this.#hashes[slot] = h;
-    if (this.#keys * 2 > this.#slots.length) this.#grow();
-    return id;
-  }
-
-  #grow(): void {
-    const size = this.#slots.length * 2;
-    const slots = new Int32Array(size);
-    const hashes = new Int32Array(size);
-    for (let i = 0; i < this.#slots.length; i++) {
-      const slot = this.#slots[i]!;
-      if (slot === 0) continue;
-      const h = this.#hashes[i]!;
-      let j = h & (size - 1);
-      while (slots[j] !== 0) j = (j + 1) & (size - 1);
-      slots[j] = slot;
-      hashes[j] = h;
-    }
-    this.#slots = slots;
-    this.#hashes = hashes;
-  }
-}
-
-function grownInt32(a: Int32Array<ArrayBuffer>, size: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(size);
-  b.set(a);
-  return b;
 }
 
 function grownFloat64(a: Float64Array<ArrayBuffer>, size: number): Float64Array<ArrayBuffer> {
@@ -132,6 +47,12 @@ const FQDN = 2 ** 34;
 const NONE = 2 ** 35;
 const WORD = 2 ** 32;
 
+// A flow's record: STRIDE doubles; the integer fields in the first four (INTS int32 per record).
+const STRIDE = 9;
+const INTS = STRIDE * 2;
+const I_GROUP = 0; const I_HI = 1; const I_LO = 2; const I_DAY0 = 3; const I_RES0 = 4; const I_RULE0 = 5; const I_OP0 = 6; const I_EXTRA = 7;
+const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_DAY0_HITS = 7; const F_RULE0_HITS = 8;
+
 /** Code of a caller IP kept beside a resource peer: IPv4 as its number, others as interned text. */
 export function ipCode(interner: Interner, text: string, v4: number): number {
   return v4 >= 0 ? v4 : TEXT_IP + interner.id(text);
@@ -149,19 +70,11 @@ export class FlowTable {
   // by (group, peer code split in two 32-bit words). No object per flow.
   #count = 0;
   #slots = new Int32Array(1 << 12); // flow + 1; 0 = empty
-  #group = new Int32Array(1 << 11);
-  #peerHi = new Int32Array(1 << 11);
-  #peerLo = new Int32Array(1 << 11);
-  #hits = new Float64Array(1 << 11);
-  #first = new Float64Array(1 << 11);
-  #last = new Float64Array(1 << 11);
-  #day0 = new Int32Array(1 << 11);
-  #day0Hits = new Float64Array(1 << 11);
-  #res0 = new Int32Array(1 << 11);
-  #rule0 = new Int32Array(1 << 11);
-  #rule0Hits = new Float64Array(1 << 11);
-  #op0 = new Int32Array(1 << 11);
-  #extraOf = new Int32Array(1 << 11); // index + 1 into #extras; 0 = none
+  // One record of STRIDE doubles per flow (a row touches one or two cache lines, not one per
+  // column): the first four doubles' bytes hold the integer fields, read through #i32.
+  #capacity = 1 << 11;
+  #f64 = new Float64Array(this.#capacity * STRIDE);
+  #i32 = new Int32Array(this.#f64.buffer);
   #extras: Extra[] = [];
 
   /** Group id of (perimeter, profile, category); perimeter and profile are interned ids. */
@@ -192,21 +105,35 @@ export class FlowTable {
    * Adds one row. `resource`, `rule`, `operation` are interned ids or -1; `sourceIp` an ipCode or -1.
    */
   add(group: number, peer: number, time: number, endTime: number, count: number, resource: number, rule: number, sourceIp: number, operation: number): void {
-    const f = this.#flowFor(group, peer, time, endTime);
-    this.#hits[f] = this.#hits[f]! + count;
-    if (time < this.#first[f]!) this.#first[f] = time;
-    if (endTime > this.#last[f]!) this.#last[f] = endTime;
-    this.#addDay(f, Math.floor(time / DAY_MS), count);
+    const day = Math.floor(time / DAY_MS);
+    const endDay = Math.floor(endTime / DAY_MS);
+    const ipHi = sourceIp < 0 ? -1 : Math.floor(sourceIp / WORD);
+    this.addParts(group, Math.floor(peer / WORD), peer % WORD | 0, day, time - day * DAY_MS, endDay, endTime - endDay * DAY_MS, count,
+      resource, rule, ipHi, sourceIp < 0 ? 0 : sourceIp % WORD | 0, operation);
+  }
+
+  /**
+   * add() with every value a small integer (the hot path's form: nothing is boxed between calls).
+   * The peer code is `peerHi` · 2³² + `peerLo` (taken unsigned), times are a day number and
+   * milliseconds into it, and the caller IP is (`ipHi`, `ipLo`) the same way, `ipHi` −1 for none.
+   */
+  addParts(group: number, peerHi: number, peerLo: number, day: number, msOfDay: number, endDay: number, endMsOfDay: number, count: number,
+    resource: number, rule: number, ipHi: number, ipLo: number, operation: number): void {
+    const f = this.#flowFor(group, peerHi, peerLo);
+    this.#f64[f * STRIDE + F_HITS] = this.#f64[f * STRIDE + F_HITS]! + count;
+    const time = day * DAY_MS + msOfDay;
+    const endTime = endDay * DAY_MS + endMsOfDay;
+    if (time < this.#f64[f * STRIDE + F_FIRST]!) this.#f64[f * STRIDE + F_FIRST] = time;
+    if (endTime > this.#f64[f * STRIDE + F_LAST]!) this.#f64[f * STRIDE + F_LAST] = endTime;
+    this.#addDay(f, day, count);
     if (resource >= 0) this.#addResource(f, resource);
     if (rule >= 0) this.#addRule(f, rule, count);
-    if (sourceIp >= 0) (this.#extra(f).ips ??= new Set()).add(sourceIp);
+    if (ipHi >= 0) (this.#extra(f).ips ??= new Set()).add(ipHi * WORD + (ipLo >>> 0));
     if (operation >= 0) this.#addOperation(f, operation);
   }
 
   /** Flow number of (group, peer), created with empty stats when new. */
-  #flowFor(group: number, peer: number, first: number, last: number): number {
-    const hi = Math.floor(peer / WORD);
-    const lo = (peer - hi * WORD) | 0;
+  #flowFor(group: number, hi: number, lo: number): number {
     let h = Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) ^ Math.imul(group, 0x85ebca6b);
     h ^= h >>> 15;
     h = Math.imul(h, 0x2c1b3c6d);
@@ -217,27 +144,24 @@ export class FlowTable {
       const s = slots[i]!;
       if (s === 0) {
         const f = this.#count++;
-        if (f === this.#group.length) this.#growColumns();
-        this.#group[f] = group; this.#peerHi[f] = hi; this.#peerLo[f] = lo;
-        this.#hits[f] = 0; this.#first[f] = first; this.#last[f] = last;
-        this.#day0[f] = -1; this.#day0Hits[f] = 0; this.#res0[f] = -1; this.#rule0[f] = -1; this.#rule0Hits[f] = 0;
-        this.#op0[f] = -1; this.#extraOf[f] = 0;
+        if (f === this.#capacity) this.#growColumns();
+        this.#i32[f * INTS + I_GROUP] = group; this.#i32[f * INTS + I_HI] = hi; this.#i32[f * INTS + I_LO] = lo;
+        this.#f64[f * STRIDE + F_HITS] = 0; this.#f64[f * STRIDE + F_FIRST] = Infinity; this.#f64[f * STRIDE + F_LAST] = -Infinity;
+        this.#i32[f * INTS + I_DAY0] = -1; this.#f64[f * STRIDE + F_DAY0_HITS] = 0; this.#i32[f * INTS + I_RES0] = -1; this.#i32[f * INTS + I_RULE0] = -1; this.#f64[f * STRIDE + F_RULE0_HITS] = 0;
+        this.#i32[f * INTS + I_OP0] = -1; this.#i32[f * INTS + I_EXTRA] = 0;
         slots[i] = f + 1;
         if (this.#count * 2 > slots.length) this.#growSlots();
         return f;
       }
       const f = s - 1;
-      if (this.#peerLo[f] === lo && this.#group[f] === group && this.#peerHi[f] === hi) return f;
+      if (this.#i32[f * INTS + I_LO] === lo && this.#i32[f * INTS + I_GROUP] === group && this.#i32[f * INTS + I_HI] === hi) return f;
     }
   }
 
   #growColumns(): void {
-    const size = this.#group.length * 2;
-    this.#group = grownInt32(this.#group, size); this.#peerHi = grownInt32(this.#peerHi, size); this.#peerLo = grownInt32(this.#peerLo, size);
-    this.#hits = grownFloat64(this.#hits, size); this.#first = grownFloat64(this.#first, size); this.#last = grownFloat64(this.#last, size);
-    this.#day0 = grownInt32(this.#day0, size); this.#day0Hits = grownFloat64(this.#day0Hits, size);
-    this.#res0 = grownInt32(this.#res0, size); this.#rule0 = grownInt32(this.#rule0, size); this.#rule0Hits = grownFloat64(this.#rule0Hits, size);
-    this.#op0 = grownInt32(this.#op0, size); this.#extraOf = grownInt32(this.#extraOf, size);
+    this.#capacity *= 2;
+    this.#f64 = grownFloat64(this.#f64, this.#capacity * STRIDE);
+    this.#i32 = new Int32Array(this.#f64.buffer);
   }
 
   /** Rehashes into a table twice the size (hashes are recomputed from the key columns). */
@@ -245,8 +169,8 @@ export class FlowTable {
     const slots = new Int32Array(this.#slots.length * 2);
     const mask = slots.length - 1;
     for (let f = 0; f < this.#count; f++) {
-      const lo = this.#peerLo[f]!;
-      let h = Math.imul(lo ^ Math.imul(this.#peerHi[f]!, 0x27d4eb2d), 0x9e3779b1) ^ Math.imul(this.#group[f]!, 0x85ebca6b);
+      const lo = this.#i32[f * INTS + I_LO]!;
+      let h = Math.imul(lo ^ Math.imul(this.#i32[f * INTS + I_HI]!, 0x27d4eb2d), 0x9e3779b1) ^ Math.imul(this.#i32[f * INTS + I_GROUP]!, 0x85ebca6b);
       h ^= h >>> 15;
       h = Math.imul(h, 0x2c1b3c6d);
       h ^= h >>> 13;
@@ -258,51 +182,51 @@ export class FlowTable {
   }
 
   #extra(f: number): Extra {
-    const x = this.#extraOf[f]!;
+    const x = this.#i32[f * INTS + I_EXTRA]!;
     if (x !== 0) return this.#extras[x - 1]!;
     const extra: Extra = { days: null, res: null, rules: null, ips: null, ops: null };
     this.#extras.push(extra);
-    this.#extraOf[f] = this.#extras.length;
+    this.#i32[f * INTS + I_EXTRA] = this.#extras.length;
     return extra;
   }
 
   /** Adds hits on a day; a Map only from the second distinct day. */
   #addDay(f: number, day: number, hits: number): void {
-    const day0 = this.#day0[f]!;
+    const day0 = this.#i32[f * INTS + I_DAY0]!;
     if (day0 === day || day0 === -1) {
-      const x = this.#extraOf[f]!;
+      const x = this.#i32[f * INTS + I_EXTRA]!;
       const days = x === 0 ? null : this.#extras[x - 1]!.days;
-      if (days === null) { this.#day0[f] = day; this.#day0Hits[f] = this.#day0Hits[f]! + hits; return; }
+      if (days === null) { this.#i32[f * INTS + I_DAY0] = day; this.#f64[f * STRIDE + F_DAY0_HITS] = this.#f64[f * STRIDE + F_DAY0_HITS]! + hits; return; }
     }
     const extra = this.#extra(f);
-    extra.days ??= new Map([[day0, this.#day0Hits[f]!]]);
+    extra.days ??= new Map([[day0, this.#f64[f * STRIDE + F_DAY0_HITS]!]]);
     extra.days.set(day, (extra.days.get(day) ?? 0) + hits);
   }
 
   #addResource(f: number, resource: number): void {
-    const res0 = this.#res0[f]!;
+    const res0 = this.#i32[f * INTS + I_RES0]!;
     if (resource === res0) return;
-    if (res0 === -1) this.#res0[f] = resource;
+    if (res0 === -1) this.#i32[f * INTS + I_RES0] = resource;
     else (this.#extra(f).res ??= new Set()).add(resource);
   }
 
   #addRule(f: number, rule: number, hits: number): void {
-    const rule0 = this.#rule0[f]!;
+    const rule0 = this.#i32[f * INTS + I_RULE0]!;
     if (rule0 === rule || rule0 === -1) {
-      const x = this.#extraOf[f]!;
+      const x = this.#i32[f * INTS + I_EXTRA]!;
       const rules = x === 0 ? null : this.#extras[x - 1]!.rules;
-      if (rules === null) { this.#rule0[f] = rule; this.#rule0Hits[f] = this.#rule0Hits[f]! + hits; return; }
+      if (rules === null) { this.#i32[f * INTS + I_RULE0] = rule; this.#f64[f * STRIDE + F_RULE0_HITS] = this.#f64[f * STRIDE + F_RULE0_HITS]! + hits; return; }
     }
     const extra = this.#extra(f);
-    extra.rules ??= new Map([[rule0, this.#rule0Hits[f]!]]);
+    extra.rules ??= new Map([[rule0, this.#f64[f * STRIDE + F_RULE0_HITS]!]]);
     extra.rules.set(rule, (extra.rules.get(rule) ?? 0) + hits);
   }
 
   /** The same sample rule as aggregate.ts: keep the OPERATION_SAMPLE_SIZE smallest names. */
   #addOperation(f: number, operation: number): void {
-    const op0 = this.#op0[f]!;
+    const op0 = this.#i32[f * INTS + I_OP0]!;
     if (op0 === operation) return;
-    if (op0 === -1) { this.#op0[f] = operation; return; }
+    if (op0 === -1) { this.#i32[f * INTS + I_OP0] = operation; return; }
     const extra = this.#extra(f);
     const ops = (extra.ops ??= [op0]);
     if (ops.includes(operation)) return;
@@ -335,14 +259,14 @@ export class FlowTable {
 
   /** Peer code of flow `f`. */
   #peer(f: number): number {
-    return this.#peerHi[f]! * WORD + (this.#peerLo[f]! >>> 0);
+    return this.#i32[f * INTS + I_HI]! * WORD + (this.#i32[f * INTS + I_LO]! >>> 0);
   }
 
   /** Operations of flow `f` (the sample). */
   #ops(f: number): readonly number[] {
-    const x = this.#extraOf[f]!;
+    const x = this.#i32[f * INTS + I_EXTRA]!;
     const ops = x === 0 ? null : this.#extras[x - 1]!.ops;
-    return ops ?? (this.#op0[f]! >= 0 ? [this.#op0[f]!] : []);
+    return ops ?? (this.#i32[f * INTS + I_OP0]! >= 0 ? [this.#i32[f * INTS + I_OP0]!] : []);
   }
 
   /**
@@ -354,18 +278,18 @@ export class FlowTable {
     // Two passes over the flows: sizes first, then typed arrays filled in place (no JS arrays).
     let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
     for (let f = 0; f < n; f++) {
-      const x = this.#extraOf[f]!;
+      const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
       nDays += e?.days ? e.days.size : 1;
-      nRes += (this.#res0[f]! >= 0 ? 1 : 0) + (e?.res?.size ?? 0);
-      nRules += e?.rules ? e.rules.size : this.#rule0[f]! >= 0 ? 1 : 0;
+      nRes += (this.#i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + (e?.res?.size ?? 0);
+      nRules += e?.rules ? e.rules.size : this.#i32[f * INTS + I_RULE0]! >= 0 ? 1 : 0;
       nIps += e?.ips?.size ?? 0;
-      nOps += e?.ops ? e.ops.length : this.#op0[f]! >= 0 ? 1 : 0;
+      nOps += e?.ops ? e.ops.length : this.#i32[f * INTS + I_OP0]! >= 0 ? 1 : 0;
     }
     const c: FlowColumns = {
       strings: this.interner.strings.slice(), length: n,
       perimeter: new Int32Array(n), profile: new Int32Array(n), category: new Int32Array(n), peer: new Float64Array(n),
-      hits: this.#hits.slice(0, n), first: this.#first.slice(0, n), last: this.#last.slice(0, n),
+      hits: new Float64Array(n), first: new Float64Array(n), last: new Float64Array(n),
       dayOffsets: new Int32Array(n + 1), days: new Int32Array(nDays), dayHits: new Float64Array(nDays),
       resOffsets: new Int32Array(n + 1), res: new Int32Array(nRes),
       ruleOffsets: new Int32Array(n + 1), rules: new Int32Array(nRules), ruleHits: new Float64Array(nRules),
@@ -374,20 +298,21 @@ export class FlowTable {
     let d = 0; let r = 0; let u = 0; let p = 0; let o = 0;
     let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
     for (let f = 0; f < n; f++) {
-      const g = this.#group[f]!;
+      const g = this.#i32[f * INTS + I_GROUP]!;
       if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
       c.perimeter[f] = key[0]; c.profile[f] = key[1]; c.category[f] = key[2]; c.peer[f] = this.#peer(f);
-      const x = this.#extraOf[f]!;
+      c.hits[f] = this.#f64[f * STRIDE + F_HITS]!; c.first[f] = this.#f64[f * STRIDE + F_FIRST]!; c.last[f] = this.#f64[f * STRIDE + F_LAST]!;
+      const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
       if (e?.days) for (const [day, hits] of e.days) { c.days[d] = day; c.dayHits[d++] = hits; }
-      else { c.days[d] = this.#day0[f]!; c.dayHits[d++] = this.#day0Hits[f]!; }
-      if (this.#res0[f]! >= 0) c.res[r++] = this.#res0[f]!;
+      else { c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = this.#f64[f * STRIDE + F_DAY0_HITS]!; }
+      if (this.#i32[f * INTS + I_RES0]! >= 0) c.res[r++] = this.#i32[f * INTS + I_RES0]!;
       if (e?.res) for (const v of e.res) c.res[r++] = v;
       if (e?.rules) for (const [rule, hits] of e.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
-      else if (this.#rule0[f]! >= 0) { c.rules[u] = this.#rule0[f]!; c.ruleHits[u++] = this.#rule0Hits[f]!; }
+      else if (this.#i32[f * INTS + I_RULE0]! >= 0) { c.rules[u] = this.#i32[f * INTS + I_RULE0]!; c.ruleHits[u++] = this.#f64[f * STRIDE + F_RULE0_HITS]!; }
       if (e?.ips) for (const v of e.ips) c.ips[p++] = v;
       if (e?.ops) for (const v of e.ops) c.ops[o++] = v;
-      else if (this.#op0[f]! >= 0) c.ops[o++] = this.#op0[f]!;
+      else if (this.#i32[f * INTS + I_OP0]! >= 0) c.ops[o++] = this.#i32[f * INTS + I_OP0]!;
       c.dayOffsets[f + 1] = d; c.resOffsets[f + 1] = r; c.ruleOffsets[f + 1] = u; c.ipOffsets[f + 1] = p; c.opOffsets[f + 1] = o;
     }
     return c;
@@ -406,10 +331,12 @@ export class FlowTable {
       const group = this.group(remap[cols.perimeter[i]!]!, remap[cols.profile[i]!]!, cols.category[i]!);
       const first = cols.first[i]!;
       const last = cols.last[i]!;
-      const f = this.#flowFor(group, code(cols.peer[i]!), first, last);
-      this.#hits[f] = this.#hits[f]! + cols.hits[i]!;
-      if (first < this.#first[f]!) this.#first[f] = first;
-      if (last > this.#last[f]!) this.#last[f] = last;
+      const peer = code(cols.peer[i]!);
+      const hi = Math.floor(peer / WORD);
+      const f = this.#flowFor(group, hi, (peer - hi * WORD) | 0);
+      this.#f64[f * STRIDE + F_HITS] = this.#f64[f * STRIDE + F_HITS]! + cols.hits[i]!;
+      if (first < this.#f64[f * STRIDE + F_FIRST]!) this.#f64[f * STRIDE + F_FIRST] = first;
+      if (last > this.#f64[f * STRIDE + F_LAST]!) this.#f64[f * STRIDE + F_LAST] = last;
       for (let k = cols.dayOffsets[i]!; k < cols.dayOffsets[i + 1]!; k++) this.#addDay(f, cols.days[k]!, cols.dayHits[k]!);
       for (let k = cols.resOffsets[i]!; k < cols.resOffsets[i + 1]!; k++) this.#addResource(f, remap[cols.res[k]!]!);
       for (let k = cols.ruleOffsets[i]!; k < cols.ruleOffsets[i + 1]!; k++) this.#addRule(f, remap[cols.rules[k]!]!, cols.ruleHits[k]!);
@@ -425,23 +352,23 @@ export class FlowTable {
     const ipText = (code: number): string => (code < TEXT_IP ? formatIPv4(code) : s[code - TEXT_IP]!);
     let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
     for (let f = 0; f < this.#count; f++) {
-      const g = this.#group[f]!;
+      const g = this.#i32[f * INTS + I_GROUP]!;
       if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
       const [perimeter, profile, category] = key;
       const code = this.#peer(f);
       const { kind: peerKind, text: peer } = peerOfCode(code, s);
-      const x = this.#extraOf[f]!;
+      const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
       const resources = new Set<string>();
-      if (this.#res0[f]! >= 0) resources.add(s[this.#res0[f]!]!);
+      if (this.#i32[f * INTS + I_RES0]! >= 0) resources.add(s[this.#i32[f * INTS + I_RES0]!]!);
       if (e?.res) for (const r of e.res) resources.add(s[r]!);
       const matchedRules = new Map<string, number>();
       if (e?.rules) for (const [r, h] of e.rules) matchedRules.set(s[r]!, h);
-      else if (this.#rule0[f]! >= 0) matchedRules.set(s[this.#rule0[f]!]!, this.#rule0Hits[f]!);
+      else if (this.#i32[f * INTS + I_RULE0]! >= 0) matchedRules.set(s[this.#i32[f * INTS + I_RULE0]!]!, this.#f64[f * STRIDE + F_RULE0_HITS]!);
       const flow: Flow = {
         perimeterId: s[perimeter]!, profile: s[profile]!, category: categories[category]!.name, peerKind, peer,
-        hits: this.#hits[f]!, firstSeen: this.#first[f]!, lastSeen: this.#last[f]!,
-        dayHits: e?.days ? new Map(e.days) : new Map([[this.#day0[f]!, this.#day0Hits[f]!]]),
+        hits: this.#f64[f * STRIDE + F_HITS]!, firstSeen: this.#f64[f * STRIDE + F_FIRST]!, lastSeen: this.#f64[f * STRIDE + F_LAST]!,
+        dayHits: e?.days ? new Map(e.days) : new Map([[this.#i32[f * INTS + I_DAY0]!, this.#f64[f * STRIDE + F_DAY0_HITS]!]]),
         resources, matchedRules,
         sourceIps: new Set(e?.ips ? [...e.ips].map(ipText) : []),
         operations: new Set(this.#ops(f).map((o) => s[o]!)),

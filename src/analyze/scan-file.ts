@@ -42,6 +42,11 @@ export class LineFeeder {
    * is always finished. @returns true to go on
    */
   push(block: Buffer, limit = Infinity): boolean {
+    // A block in the scanner's memory is detached when that memory grows: view it again.
+    const scanner = this.#folder.scanner;
+    const inScanner = block.buffer === scanner.buffer;
+    const blockAt = block.byteOffset;
+    const blockLength = block.length;
     let pos = 0;
     for (;;) {
       const nl = block.indexOf(10, pos);
@@ -65,6 +70,7 @@ export class LineFeeder {
         this.#folder.addTooLong(this.line, nl - pos);
       } else {
         this.#folder.addLine(block, pos, nl, this.line);
+        if (inScanner && block.buffer !== scanner.buffer) block = Buffer.from(scanner.buffer, blockAt, blockLength);
       }
       pos = nl + 1;
     }
@@ -105,7 +111,8 @@ export async function foldPlainRange(path: string, range: ByteRange, folder: Jso
   const feeder = new LineFeeder(folder);
   try {
     let position = range.start;
-    const block = Buffer.allocUnsafe(BLOCK);
+    // Blocks are read straight into the scanner's input region and scanned there.
+    let block = folder.scanner.input(BLOCK);
     if (range.start > 0) {
       // Skip the line that started in the previous range: it belongs to that range.
       position = range.start - 1;
@@ -119,6 +126,7 @@ export async function foldPlainRange(path: string, range: ByteRange, folder: Jso
     }
     if (position >= range.end) return { lines: 0 };
     for (;;) {
+      block = folder.scanner.input(BLOCK);
       const { bytesRead } = await handle.read(block, 0, BLOCK, position);
       if (bytesRead === 0) { feeder.end(); break; }
       // A copy only when a line spans blocks (LineFeeder copies its carry); lines are folded in place.

@@ -7,9 +7,10 @@ import { lookupCategory, categories, type CategoryInfo } from '../model/category
 import type { IssueCode } from '../model/issue.js';
 import { formatAddress, parseLoggedIp } from '../model/ip.js';
 import { rowsOfValue } from '../ingest/jsonl.js';
-import { Field, ScannedLine, ValueKind, scanLine } from '../ingest/jsonl-scanner.js';
+import { Field, LineScanner, ValueKind } from '../ingest/jsonl-scanner.js';
 import { EARLIEST_LOG_TIME, LATEST_LOG_TIME, canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
-import { FlowTable, ipCode } from './flow-table.js';
+import { FlowTable } from './flow-table.js';
+import { DAY_MS } from '../model/flow-summary.js';
 
 /** Counts of one scanned range, in the shape of SourceAccount's numbers. */
 export interface ScanCounts {
@@ -30,11 +31,25 @@ export interface LineIssue { code: IssueCode; line: number; message: string }
 
 const INVALID = -1;
 
+/**
+ * One scanner per flow table (its interned ids map onto the table's interner), made on first use:
+ * a worker folds every task into one table, so it instantiates the scanner once.
+ */
+const scanners = new WeakMap<FlowTable, { scanner: LineScanner; rawOfKey: { ids: Int32Array } }>();
+function scannerFor(table: FlowTable): { scanner: LineScanner; rawOfKey: { ids: Int32Array } } {
+  let s = scanners.get(table);
+  if (!s) { s = { scanner: new LineScanner(), rawOfKey: { ids: new Int32Array(1024).fill(-1) } }; scanners.set(table, s); }
+  return s;
+}
+
 /** Normalizes scanned fields into FlowTable rows; caches every canonical form by interned id. */
 export class JsonlFolder {
   readonly table: FlowTable;
   readonly counts: ScanCounts = emptyCounts();
-  readonly #scanned = new ScannedLine();
+  /** The byte scanner: lines are scanned in its memory (file blocks are read straight into it). */
+  readonly scanner: LineScanner;
+  // Scanner text id → raw interned id in the table (-1 until first used).
+  readonly #rawOfKey: { ids: Int32Array };
   readonly #decoder = new TextDecoder();
   readonly #categoryOf: (CategoryInfo & { index: number } | null | undefined)[] = [];
   readonly #perimeterOf: number[] = [];
@@ -46,6 +61,7 @@ export class JsonlFolder {
   constructor(table: FlowTable, onIssue: (issue: LineIssue) => void) {
     this.table = table;
     this.#onIssue = onIssue;
+    ({ scanner: this.scanner, rawOfKey: this.#rawOfKey } = scannerFor(table));
   }
 
   /** Folds one line `buf[start, end)` (no newline) numbered `line`. */
@@ -53,7 +69,13 @@ export class JsonlFolder {
     if (end > start && buf[end - 1] === 13) end--;
     if (line === 1 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
     if (this.#isBlank(buf, start, end)) return;
-    if (!scanLine(buf, start, end, this.#scanned) || !this.#fast(buf)) this.#careful(buf, start, end, line);
+    const sc = this.scanner;
+    // Lines of blocks read into the scanner's input region are scanned in place; others copied in.
+    const at = buf.buffer === sc.buffer ? buf.byteOffset + start : sc.place(buf, start, end);
+    const atEnd = at + end - start;
+    if (sc.scan(at, atEnd) && this.#fast()) return;
+    // The scan may have grown the scanner's memory: read the line from its current bytes.
+    this.#careful(sc.bytes, at, atEnd, line);
   }
 
   /** A line over the size cap: counted and reported, never buffered. */
@@ -103,15 +125,38 @@ export class JsonlFolder {
   }
 
   /** Raw interned id of a text field: -1 when absent or empty; NaN when it needs the careful path. */
-  #text(buf: Uint8Array, f: Field): number {
-    const kind = this.#scanned.kind[f];
-    if (kind !== ValueKind.String) return -1;
-    const s = this.#scanned.start[f]!;
-    const e = this.#scanned.end[f]!;
+  #text(f: Field): number {
+    const sc = this.scanner;
+    if (sc.kind[f] !== ValueKind.String) return -1;
+    const s = sc.start[f]!;
+    const e = sc.end[f]!;
     if (s === e) return -1;
+    const bytes = sc.bytes;
     // Padded values are trimmed by the careful path; leave them to it.
-    if (buf[s]! <= 0x20 || buf[e - 1]! <= 0x20) return NaN;
-    return this.table.interner.idOfBytes(buf, s, e);
+    if (bytes[s]! <= 0x20 || bytes[e - 1]! <= 0x20) return NaN;
+    const key = sc.key[f]!;
+    let raw = key < this.#rawOfKey.ids.length ? this.#rawOfKey.ids[key]! : -1;
+    if (raw < 0) {
+      raw = this.table.interner.id(this.#decoder.decode(bytes.subarray(s, e)));
+      if (key >= this.#rawOfKey.ids.length) {
+        const ids = new Int32Array(Math.max(key + 1, this.#rawOfKey.ids.length * 2)).fill(-1);
+        ids.set(this.#rawOfKey.ids);
+        this.#rawOfKey.ids = ids;
+      }
+      this.#rawOfKey.ids[key] = raw;
+    }
+    return raw;
+  }
+
+  /** Raw interned id of a text field the scanner does not intern (the caller IP), as #text. */
+  #decodedText(f: Field): number {
+    const sc = this.scanner;
+    if (sc.kind[f] !== ValueKind.String) return -1;
+    const s = sc.start[f]!;
+    const e = sc.end[f]!;
+    if (s === e) return -1;
+    if (sc.bytes[s]! <= 0x20 || sc.bytes[e - 1]! <= 0x20) return NaN;
+    return this.table.interner.id(this.#decoder.decode(sc.bytes.subarray(s, e)));
   }
 
   /**
@@ -133,8 +178,9 @@ export class JsonlFolder {
   #fqdn(raw: number): number { return this.#canonical(this.#fqdnOf, raw, canonicalFqdn); }
 
   /** The fast path. @returns false to send the line the careful way (nothing added then) */
-  #fast(buf: Uint8Array): boolean {
-    const sc = this.#scanned;
+  #fast(): boolean {
+    const sc = this.scanner;
+    const buf = sc.bytes;
     const interner = this.table.interner;
     // count (missing = 1)
     let count = 1;
@@ -153,7 +199,7 @@ export class JsonlFolder {
       } else if (ck === ValueKind.Number) return false;
     }
     // category
-    const catRaw = this.#text(buf, Field.Category);
+    const catRaw = this.#text(Field.Category);
     if (!(catRaw >= 0)) return false;
     let category = this.#categoryOf[catRaw];
     if (category === undefined) {
@@ -166,77 +212,76 @@ export class JsonlFolder {
     let timeField = Field.TimeGenerated;
     if (sc.kind[Field.TimeGenerated] !== ValueKind.String || sc.start[Field.TimeGenerated] === sc.end[Field.TimeGenerated]) timeField = Field.Time;
     if (sc.kind[timeField] !== ValueKind.String || sc.start[timeField] === sc.end[timeField]) return false;
-    const time = this.#time(buf, timeField);
-    if (Number.isNaN(time)) return false;
-    let endTime = time;
+    if (!this.#time(timeField)) return false;
+    const day = this.#day;
+    const msOfDay = this.#msOfDay;
+    let endDay = day;
+    let endMsOfDay = msOfDay;
     if (sc.kind[Field.EndTime] === ValueKind.String && sc.end[Field.EndTime]! > sc.start[Field.EndTime]!) {
-      endTime = this.#time(buf, Field.EndTime);
-      if (Number.isNaN(endTime)) return false;
-      if (endTime < time) endTime = time;
+      if (!this.#time(Field.EndTime)) return false;
+      if (this.#day > day || (this.#day === day && this.#msOfDay > msOfDay)) { endDay = this.#day; endMsOfDay = this.#msOfDay; }
     }
     // perimeter: _ResourceId before resourceId
-    let perRaw = this.#text(buf, Field.PerimeterLA);
+    let perRaw = this.#text(Field.PerimeterLA);
     if (Number.isNaN(perRaw)) return false;
-    if (perRaw < 0) perRaw = this.#text(buf, Field.Perimeter);
+    if (perRaw < 0) perRaw = this.#text(Field.Perimeter);
     if (!(perRaw >= 0)) return false;
     const perimeter = this.#perimeter(perRaw);
     if (perimeter === INVALID) return false;
-    const profRaw = this.#text(buf, Field.Profile);
+    const profRaw = this.#text(Field.Profile);
     if (!(profRaw >= 0)) return false;
     const profile = this.#lower(profRaw);
-    // source IP: dotted quads straight from bytes (no string per address); other shapes interned
-    let v4 = -1;
-    let ipText = '';
-    let ipRaw = -1;
+    // source IP: dotted quads straight from bytes (no string per address); other shapes interned.
+    // As a code: (ipHi, ipLo) = IPv4 (0, address) or text (1, interned id).
+    let ipHi = -1;
+    let ipLo = 0;
     if (sc.kind[Field.SourceIp] === ValueKind.String && sc.end[Field.SourceIp]! > sc.start[Field.SourceIp]!) {
-      v4 = ipv4FromBytes(buf, sc.start[Field.SourceIp]!, sc.end[Field.SourceIp]!);
-      ipRaw = 0;
-      if (v4 < 0) {
-        ipRaw = this.#text(buf, Field.SourceIp);
+      if (this.#ipv4(buf, sc.start[Field.SourceIp]!, sc.end[Field.SourceIp]!)) { ipHi = PEER_IPV4; ipLo = this.#v4; }
+      else {
+        const ipRaw = this.#decodedText(Field.SourceIp);
         if (!(ipRaw >= 0)) return false;
         const ip = parseLoggedIp(interner.strings[ipRaw]!);
         if (!ip) return false;
-        if (ip.version === 4) v4 = Number(ip.value);
-        else ipText = formatAddress(ip);
+        if (ip.version === 4) { ipHi = PEER_IPV4; ipLo = Number(ip.value) | 0; }
+        else { ipHi = PEER_TEXT_IP; ipLo = interner.id(formatAddress(ip)); }
       }
     }
-    const hasIp = ipRaw >= 0;
-    let peer: number;
-    let sourceIp = -1;
+    let peerHi: number;
+    let peerLo = 0;
+    let callerHi = -1;
     if (category.direction === 'Inbound') {
-      const srRaw = this.#text(buf, Field.SourceResource);
+      const srRaw = this.#text(Field.SourceResource);
       if (Number.isNaN(srRaw)) return false;
       const sr = srRaw >= 0 ? this.#resource(srRaw) : INVALID;
-      if (sr >= 0) {
-        peer = FlowTable.peerResource(sr);
-        if (hasIp) sourceIp = ipCode(interner, ipText, v4);
-      } else if (hasIp) peer = v4 >= 0 ? FlowTable.peerIPv4(v4) : this.table.peerTextIp(ipText);
-      else peer = FlowTable.peerNone;
+      if (sr >= 0) { peerHi = PEER_RESOURCE; peerLo = sr; callerHi = ipHi; }
+      else if (ipHi >= 0) { peerHi = ipHi; peerLo = ipLo; }
+      else peerHi = PEER_NONE;
     } else {
-      let fqRaw = this.#text(buf, Field.DestFqdn);
+      let fqRaw = this.#text(Field.DestFqdn);
       if (Number.isNaN(fqRaw)) return false;
-      if (fqRaw < 0) fqRaw = this.#text(buf, Field.DestFqdnLong);
+      if (fqRaw < 0) fqRaw = this.#text(Field.DestFqdnLong);
       if (Number.isNaN(fqRaw)) return false;
       if (fqRaw >= 0) {
         const fqdn = this.#fqdn(fqRaw);
         if (fqdn === INVALID) return false;
-        peer = FlowTable.peerFqdn(fqdn);
+        peerHi = PEER_FQDN; peerLo = fqdn;
       } else {
-        const drRaw = this.#text(buf, Field.DestResource);
+        const drRaw = this.#text(Field.DestResource);
         if (Number.isNaN(drRaw)) return false;
         const dr = drRaw >= 0 ? this.#resource(drRaw) : INVALID;
-        peer = dr >= 0 ? FlowTable.peerResource(dr) : FlowTable.peerNone;
-        if (dr >= 0 && hasIp) sourceIp = ipCode(interner, ipText, v4);
+        if (dr >= 0) { peerHi = PEER_RESOURCE; peerLo = dr; callerHi = ipHi; }
+        else peerHi = PEER_NONE;
       }
     }
-    const resRaw = this.#text(buf, Field.Resource);
-    const ruleRaw = this.#text(buf, Field.MatchedRule);
-    const opRaw = this.#text(buf, Field.Operation);
+    const resRaw = this.#text(Field.Resource);
+    const ruleRaw = this.#text(Field.MatchedRule);
+    const opRaw = this.#text(Field.Operation);
     if (Number.isNaN(resRaw) || Number.isNaN(ruleRaw) || Number.isNaN(opRaw)) return false;
     const resource = resRaw >= 0 ? this.#resource(resRaw) : -1;
     if (ruleRaw >= 0 && interner.strings[ruleRaw]!.startsWith('{')) return false;
 
-    this.table.add(this.table.group(perimeter, profile, category.index), peer, time, endTime, count, resource, ruleRaw, sourceIp, opRaw);
+    this.table.addParts(this.table.group(perimeter, profile, category.index), peerHi, peerLo, day, msOfDay, endDay, endMsOfDay, count,
+      resource, ruleRaw, callerHi, callerHi >= 0 ? ipLo : 0, opRaw);
     this.counts.rowsRead++;
     this.counts.rowsUsed++;
     this.counts.hitsRead += count;
@@ -244,10 +289,47 @@ export class JsonlFolder {
     return true;
   }
 
-  /** ISO times straight from bytes; other shapes through parseLogTime. */
-  #time(buf: Uint8Array, f: Field): number {
-    const s = this.#scanned.start[f]!;
-    const e = this.#scanned.end[f]!;
+  // The last time read by #time(): a day number and milliseconds into that day.
+  #day = 0;
+  #msOfDay = 0;
+  // The last calendar date converted, and its day number (most lines of a file share a few dates).
+  #lastDate = -1;
+  #lastDateDay = 0;
+  // The last address read by #ipv4(), as a signed 32-bit integer.
+  #v4 = 0;
+
+  /** A strict dotted quad (as parseIPv4) from bytes into #v4. */
+  #ipv4(buf: Uint8Array, s: number, e: number): boolean {
+    const n = e - s;
+    if (n < 7 || n > 15) return false;
+    let acc = 0;
+    let part = 0;
+    let count = 0;
+    let dots = 0;
+    for (let i = s; i < e; i++) {
+      const c = buf[i]!;
+      if (c >= 0x30 && c <= 0x39) {
+        if (count > 0 && part === 0) return false;
+        part = part * 10 + (c - 0x30);
+        if (part > 255) return false;
+        count++;
+      } else if (c === 0x2e) {
+        if (count === 0 || ++dots > 3) return false;
+        acc = (acc << 8) | part;
+        part = 0;
+        count = 0;
+      } else return false;
+    }
+    if (dots !== 3 || count === 0) return false;
+    this.#v4 = (acc << 8) | part;
+    return true;
+  }
+
+  /** Reads a time into #day and #msOfDay: ISO times straight from bytes, other shapes through parseLogTime. */
+  #time(f: Field): boolean {
+    const buf = this.scanner.bytes;
+    const s = this.scanner.start[f]!;
+    const e = this.scanner.end[f]!;
     const n = e - s;
     if (n >= 19 && buf[s + 4] === 0x2d && buf[s + 7] === 0x2d && buf[s + 10] === 0x54 && buf[s + 13] === 0x3a && buf[s + 16] === 0x3a) {
       const y = digits(buf, s, 4);
@@ -268,16 +350,40 @@ export class JsonlFolder {
       }
       if (ok && i < n && buf[s + i] === 0x5a) i++;
       if (ok && i === n) {
-        if (mo < 1 || mo > 12 || day < 1 || h > 23 || mi > 59 || sec > 59) return NaN;
-        if (day > 28 && day > daysInMonth(y, mo)) return NaN;
-        const t = Date.UTC(y, mo - 1, day, h, mi, sec, ms);
-        return t >= EARLIEST_LOG_TIME && t < LATEST_LOG_TIME ? t : NaN;
+        if (mo < 1 || mo > 12 || day < 1 || h > 23 || mi > 59 || sec > 59) return false;
+        const date = y * 10000 + mo * 100 + day;
+        if (date !== this.#lastDate) {
+          if (day > 28 && day > daysInMonth(y, mo)) return false;
+          // Date.UTC as the careful path calls it (years 0–99 are 1900–1999 there too).
+          const dayNumber = Date.UTC(y, mo - 1, day) / DAY_MS;
+          if (dayNumber < FIRST_LOG_DAY || dayNumber >= END_LOG_DAY) return false;
+          this.#lastDate = date;
+          this.#lastDateDay = dayNumber;
+        }
+        this.#day = this.#lastDateDay;
+        this.#msOfDay = ((h * 60 + mi) * 60 + sec) * 1000 + ms;
+        return true;
       }
     }
-    if (buf[s]! <= 0x20 || buf[e - 1]! <= 0x20) return NaN;
-    return parseLogTime(this.#decoder.decode(buf.subarray(s, e)));
+    if (buf[s]! <= 0x20 || buf[e - 1]! <= 0x20) return false;
+    const t = parseLogTime(this.#decoder.decode(buf.subarray(s, e)));
+    if (Number.isNaN(t)) return false;
+    this.#day = Math.floor(t / DAY_MS);
+    this.#msOfDay = t - this.#day * DAY_MS;
+    return true;
   }
 }
+
+// Valid log times are whole days: [2000-01-01, 2100-01-01) as day numbers.
+const FIRST_LOG_DAY = EARLIEST_LOG_TIME / DAY_MS;
+const END_LOG_DAY = LATEST_LOG_TIME / DAY_MS;
+
+// Peer kinds as the high word of a peer code (see flow-table.ts).
+const PEER_IPV4 = 0;
+const PEER_TEXT_IP = 1;
+const PEER_RESOURCE = 2;
+const PEER_FQDN = 4;
+const PEER_NONE = 8;
 
 const toLowerCase = (text: string): string => text.toLowerCase();
 
@@ -287,31 +393,6 @@ function daysInMonth(y: number, mo: number): number {
   // Date.UTC maps years 0–99 to 1900–1999; the careful path inherits that, so must this.
   const year = y >= 0 && y <= 99 ? 1900 + y : y;
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-}
-
-/** A strict dotted quad (as parseIPv4) from bytes, or -1. */
-function ipv4FromBytes(buf: Uint8Array, s: number, e: number): number {
-  const n = e - s;
-  if (n < 7 || n > 15) return -1;
-  let acc = 0;
-  let part = 0;
-  let count = 0;
-  let dots = 0;
-  for (let i = s; i < e; i++) {
-    const c = buf[i]!;
-    if (c >= 0x30 && c <= 0x39) {
-      if (count > 0 && part === 0) return -1;
-      part = part * 10 + (c - 0x30);
-      if (part > 255) return -1;
-      count++;
-    } else if (c === 0x2e) {
-      if (count === 0 || ++dots > 3) return -1;
-      acc = acc * 256 + part;
-      part = 0;
-      count = 0;
-    } else return -1;
-  }
-  return dots === 3 && count > 0 ? acc * 256 + part : -1;
 }
 
 /** `count` decimal digits at `p` as a number, or -1 when one is not a digit. */

@@ -1,0 +1,461 @@
+// Ingest stage, hot path (AssemblyScript, compiled to WebAssembly by `npm run build:wasm`): the
+// selective byte scanner for one JSON line. It validates the line's JSON structure and finds the
+// byte ranges of the fields the flow summary needs, and interns their text, without building
+// anything per line. It gives up (returns 0) on anything it cannot vouch for — an escape in a
+// needed string, a duplicated field, a wrapper key, broken JSON — and the caller then takes the
+// careful path (JSON.parse + normalizeRow), so results and issues are always the careful path's.
+// The JavaScript side (src/ingest/jsonl-scanner.ts) owns the key tables and reads the results.
+
+// Memory: [input | slack] [results] [key tables] then the interner, bump-allocated upward.
+const SLACK: i32 = 64; // bytes readable past any input (16-byte loads never leave memory)
+const FIELDS: i32 = 16;
+const MAX_DEPTH: i32 = 64;
+const GIVE_UP: i32 = -1;
+
+// Value kinds, as ValueKind in jsonl-scanner.ts.
+const STRING: u8 = 1;
+const NUMBER: u8 = 2;
+const NULL: u8 = 3;
+
+// Key targets, as written by the JavaScript side: a field, a nested context, matchedRule, a wrapper key.
+const TARGET_CTX: i32 = 100;
+const TARGET_MATCHED: i32 = 200;
+const TARGET_WRAPPER: i32 = 300;
+const CTX_COUNT: i32 = 4;
+const MAX_KEYS: i32 = 32;
+const KEY_BYTES: i32 = 64;
+const COUNT_FIELD: i32 = 3;
+const MATCHED_FIELD: i32 = 10;
+// Fields whose text is interned: everything but the times, the count and the caller IP (a dotted
+// quad is read from its bytes; other shapes, rare, are decoded by the JavaScript side).
+const INTERNED: i32 = 0xf7f0;
+
+let input: usize = 0;
+let inputCap: i32 = 0;
+let kinds: usize = 0; // u8 × FIELDS
+let starts: usize = 0; // i32 × FIELDS
+let ends: usize = 0; // i32 × FIELDS
+let keyIds: usize = 0; // i32 × FIELDS
+// Key tables: per context, a count, then per key: length, target, bytes (lower case).
+let keyCounts: usize = 0;
+let keyLens: usize = 0;
+let keysByLength: usize = 0; // u32 × CTX_COUNT × KEY_BYTES: bit k set when key k has that length
+let keyTargets: usize = 0;
+let keyBytes: usize = 0;
+
+let lineEnd: usize = 0;
+let sawMatched: i32 = 0;
+
+// The interner: open addressing over entries of (hash, key + 1, arena offset, length), so a probe
+// touches one entry and the bytes; keys' bytes in an arena.
+let heapTop: usize = 0;
+let table: usize = 0;
+let tableMask: i32 = 0;
+let keyCount: i32 = 0;
+let arena: usize = 0;
+let arenaUsed: i32 = 0;
+let arenaCap: i32 = 0;
+
+function alloc(bytes: i32): usize {
+  const at = (heapTop + 15) & ~(<usize>15);
+  const top = at + <usize>bytes + <usize>SLACK;
+  const have = <usize>memory.size() << 16;
+  if (top > have) {
+    const pages = <i32>((top - have + 0xffff) >> 16);
+    if (memory.grow(max(pages, <i32>(have >> 17))) < 0) unreachable();
+  }
+  heapTop = top;
+  return at;
+}
+
+/** Sets up the regions for inputs of up to `cap` bytes. @returns where to put input bytes */
+export function setup(cap: i32): usize {
+  heapTop = __heap_base;
+  inputCap = cap;
+  input = alloc(cap);
+  kinds = alloc(FIELDS);
+  starts = alloc(FIELDS * 4);
+  ends = alloc(FIELDS * 4);
+  keyIds = alloc(FIELDS * 4);
+  keyCounts = alloc(CTX_COUNT * 4);
+  keysByLength = alloc(CTX_COUNT * KEY_BYTES * 4);
+  memory.fill(keysByLength, 0, CTX_COUNT * KEY_BYTES * 4);
+  keyLens = alloc(CTX_COUNT * MAX_KEYS * 4);
+  keyTargets = alloc(CTX_COUNT * MAX_KEYS * 4);
+  keyBytes = alloc(CTX_COUNT * MAX_KEYS * KEY_BYTES);
+  memory.fill(keyCounts, 0, CTX_COUNT * 4);
+  tableMask = (1 << 12) - 1;
+  table = alloc((tableMask + 1) * 16);
+  memory.fill(table, 0, (tableMask + 1) * 16);
+  arenaCap = 1 << 16;
+  arena = alloc(arenaCap);
+  arenaUsed = 0;
+  keyCount = 0;
+  scratchCap = 0;
+  return input;
+}
+
+export function resultsKinds(): usize { return kinds; }
+export function resultsStarts(): usize { return starts; }
+export function resultsEnds(): usize { return ends; }
+export function resultsKeys(): usize { return keyIds; }
+/** Where the JavaScript side writes a key's bytes before addKey(). */
+export function keyScratch(): usize { return keyBytes + <usize>(CTX_COUNT * MAX_KEYS * KEY_BYTES - KEY_BYTES); }
+
+/** Adds a key (lower case, already in keyScratch()) to a context's table. */
+export function addKey(ctx: i32, length: i32, target: i32): void {
+  const n = load<i32>(keyCounts + <usize>(ctx * 4));
+  if (n >= MAX_KEYS - 1 || length >= KEY_BYTES) unreachable();
+  const byLength = keysByLength + <usize>((ctx * KEY_BYTES + length) * 4);
+  store<u32>(byLength, load<u32>(byLength) | ((<u32>1) << <u32>n));
+  const slot = ctx * MAX_KEYS + n;
+  store<i32>(keyLens + <usize>(slot * 4), length);
+  store<i32>(keyTargets + <usize>(slot * 4), target);
+  memory.copy(keyBytes + <usize>(slot * KEY_BYTES), keyScratch(), length);
+  store<i32>(keyCounts + <usize>(ctx * 4), n + 1);
+}
+
+let scratchAt: usize = 0;
+let scratchCap: i32 = 0;
+
+/** Room for a line of `n` bytes that is not in the input region (kept until a larger one is needed). */
+export function scratch(n: i32): usize {
+  if (n > scratchCap) { scratchAt = alloc(n); scratchCap = n; }
+  return scratchAt;
+}
+
+/** Number of distinct texts interned so far (ids are 0 … count − 1, in order of first sight). */
+export function internedCount(): i32 { return keyCount; }
+
+@inline function isWs(c: u32): bool { return c == 0x20 || c == 0x09 || c == 0x0d || c == 0x0a; }
+
+@inline function skipWs(p: usize): usize {
+  while (p < lineEnd && isWs(<u32>load<u8>(p))) p++;
+  return p;
+}
+
+/**
+ * End of a string whose contents start at `p`: the closing quote, or GIVE_UP. Sets `escaped` when
+ * the string holds escapes (each checked: JSON.parse refuses an unknown one).
+ */
+let escaped: bool = false;
+function stringEnd(p: usize): i32 {
+  escaped = false;
+  const quote = i8x16.splat(0x22);
+  const backslash = i8x16.splat(0x5c);
+  const space = i8x16.splat(0x20);
+  for (;;) {
+    // 16 bytes at a time: the first quote, backslash or control character.
+    const v = v128.load(p);
+    const hit = v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)), i8x16.lt_u(v, space));
+    const mask = i8x16.bitmask(hit);
+    if (mask == 0) { p += 16; if (p >= lineEnd) return GIVE_UP; continue; }
+    p += <usize>ctz(mask);
+    if (p >= lineEnd) return GIVE_UP;
+    const c = <u32>load<u8>(p);
+    if (c == 0x22) return <i32>p;
+    if (c < 0x20) return GIVE_UP;
+    // A backslash: a valid escape, then go on.
+    escaped = true;
+    if (p + 1 >= lineEnd) return GIVE_UP;
+    const e = <u32>load<u8>(p + 1);
+    if (e == 0x75) {
+      if (p + 6 > lineEnd) return GIVE_UP;
+      for (let k: usize = 2; k < 6; k++) {
+        const h = <u32>load<u8>(p + k) | 0x20;
+        if (!((h >= 0x30 && h <= 0x39) || (h >= 0x61 && h <= 0x66))) return GIVE_UP;
+      }
+      p += 6;
+    } else if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
+      p += 2;
+    } else return GIVE_UP;
+  }
+  return GIVE_UP;
+}
+
+/** Index (in its context's table) of the key `[s, e)`, compared case-insensitively, or -1. */
+function lookupKey(ctx: i32, s: usize, e: usize): i32 {
+  const length = <i32>(e - s);
+  if (length >= KEY_BYTES) return -1;
+  let candidates = load<u32>(keysByLength + <usize>((ctx * KEY_BYTES + length) * 4));
+  while (candidates != 0) {
+    const k = <i32>ctz(candidates);
+    candidates &= candidates - 1;
+    const key = keyBytes + <usize>((ctx * MAX_KEYS + k) * KEY_BYTES);
+    let i = 0;
+    for (; i < length; i++) {
+      let c = <u32>load<u8>(s + <usize>i);
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      if (c != <u32>load<u8>(key + <usize>i)) break;
+    }
+    if (i == length) return k;
+  }
+  return -1;
+}
+
+function isLiteral(p: usize, word: u32, length: i32): bool {
+  // `word`: the literal's bytes, little-endian.
+  if (p + <usize>length > lineEnd) return false;
+  for (let i = 0; i < length; i++) if (<u32>load<u8>(p + <usize>i) != ((word >> (<u32>i * 8)) & 0xff)) return false;
+  return true;
+}
+const TRUE: u32 = 0x65757274;
+const NULL_WORD: u32 = 0x6c6c756e;
+const FALS: u32 = 0x736c6166;
+
+@inline function isDigit(c: u32): bool { return c >= 0x30 && c <= 0x39; }
+
+/** End of a JSON number at `p` (strict grammar), or GIVE_UP. */
+function numberEnd(p: usize): i32 {
+  let i = p;
+  if (i < lineEnd && load<u8>(i) == 0x2d) i++;
+  if (i >= lineEnd) return GIVE_UP;
+  const first = <u32>load<u8>(i);
+  if (first == 0x30) i++;
+  else if (first >= 0x31 && first <= 0x39) { while (i < lineEnd && isDigit(<u32>load<u8>(i))) i++; }
+  else return GIVE_UP;
+  if (i < lineEnd && load<u8>(i) == 0x2e) {
+    i++;
+    const d = i;
+    while (i < lineEnd && isDigit(<u32>load<u8>(i))) i++;
+    if (i == d) return GIVE_UP;
+  }
+  if (i < lineEnd && (load<u8>(i) | 0x20) == 0x65) {
+    i++;
+    if (i < lineEnd && (load<u8>(i) == 0x2b || load<u8>(i) == 0x2d)) i++;
+    const d = i;
+    while (i < lineEnd && isDigit(<u32>load<u8>(i))) i++;
+    if (i == d) return GIVE_UP;
+  }
+  return <i32>i;
+}
+
+/** Skips any JSON value at `p`, validating it. */
+function skipValue(p: usize, depth: i32): i32 {
+  if (depth > MAX_DEPTH || p >= lineEnd) return GIVE_UP;
+  const c = <u32>load<u8>(p);
+  if (c == 0x22) {
+    const e = stringEnd(p + 1);
+    return e == GIVE_UP ? GIVE_UP : e + 1;
+  }
+  if (c == 0x7b || c == 0x5b) {
+    const close: u32 = c == 0x7b ? 0x7d : 0x5d;
+    p = skipWs(p + 1);
+    if (p < lineEnd && <u32>load<u8>(p) == close) return <i32>(p + 1);
+    for (;;) {
+      if (c == 0x7b) {
+        if (p >= lineEnd || load<u8>(p) != 0x22) return GIVE_UP;
+        const e = stringEnd(p + 1);
+        if (e == GIVE_UP) return GIVE_UP;
+        p = skipWs(<usize>e + 1);
+        if (p >= lineEnd || load<u8>(p) != 0x3a) return GIVE_UP;
+        p = skipWs(p + 1);
+      }
+      const v = skipValue(p, depth + 1);
+      if (v == GIVE_UP) return GIVE_UP;
+      p = skipWs(<usize>v);
+      if (p >= lineEnd) return GIVE_UP;
+      const d = <u32>load<u8>(p);
+      if (d == 0x2c) { p = skipWs(p + 1); continue; }
+      if (d == close) return <i32>(p + 1);
+      return GIVE_UP;
+    }
+  }
+  if (c == 0x74) return isLiteral(p, TRUE, 4) ? <i32>(p + 4) : GIVE_UP;
+  if (c == 0x66) return isLiteral(p, FALS, 4) && p + 4 < lineEnd && load<u8>(p + 4) == 0x65 ? <i32>(p + 5) : GIVE_UP;
+  if (c == 0x6e) return isLiteral(p, NULL_WORD, 4) ? <i32>(p + 4) : GIVE_UP;
+  return numberEnd(p);
+}
+
+/** A string value that may hold JSON text: the careful path parses text starting with `{`. */
+function startsLikeObject(s: usize, e: usize): bool {
+  while (s < e && isWs(<u32>load<u8>(s))) s++;
+  return s < e && load<u8>(s) == 0x7b;
+}
+
+function setField(f: i32, kind: u8, s: usize, e: usize): void {
+  store<u8>(kinds + <usize>f, kind);
+  store<i32>(starts + <usize>(f * 4), <i32>s);
+  store<i32>(ends + <usize>(f * 4), <i32>e);
+  if (kind == STRING && ((INTERNED >> f) & 1) != 0 && e > s) store<i32>(keyIds + <usize>(f * 4), intern(s, e));
+}
+
+function scanObject(p: usize, ctx: i32, depth: i32): i32 {
+  if (depth > MAX_DEPTH) return GIVE_UP;
+  p = skipWs(p + 1);
+  if (p < lineEnd && load<u8>(p) == 0x7d) return <i32>(p + 1);
+  // Keys of interest seen in this object: a duplicate gives up (JSON.parse keeps the last of a
+  // duplicated key, the careful path's flattening the first of differently-cased ones).
+  let seen: u32 = 0;
+  for (;;) {
+    if (p >= lineEnd || load<u8>(p) != 0x22) return GIVE_UP;
+    const ks = p + 1;
+    const ke = stringEnd(ks);
+    if (ke == GIVE_UP || escaped) return GIVE_UP; // an escaped key may spell a field name
+    p = skipWs(<usize>ke + 1);
+    if (p >= lineEnd || load<u8>(p) != 0x3a) return GIVE_UP;
+    p = skipWs(p + 1);
+    if (p >= lineEnd) return GIVE_UP;
+    const k = lookupKey(ctx, ks, <usize>ke);
+    let target = -1;
+    if (k >= 0) {
+      if ((seen >> <u32>k) & 1) return GIVE_UP;
+      seen |= (<u32>1) << <u32>k;
+      target = load<i32>(keyTargets + <usize>((ctx * MAX_KEYS + k) * 4));
+      if (target == TARGET_WRAPPER) return GIVE_UP; // a wrapper of rows: the careful path unwraps it
+    }
+    const c = <u32>load<u8>(p);
+    if (target >= 0 && target < FIELDS) {
+      if (load<u8>(kinds + <usize>target) != 0) return GIVE_UP; // the same field twice, under two spellings
+      if (c == 0x22) {
+        const e = stringEnd(p + 1);
+        if (e == GIVE_UP || escaped) return GIVE_UP;
+        setField(target, STRING, p + 1, <usize>e);
+        p = <usize>e + 1;
+      } else if (c == 0x6e) {
+        if (!isLiteral(p, NULL_WORD, 4)) return GIVE_UP;
+        setField(target, NULL, p, p);
+        p += 4;
+      } else if (target == COUNT_FIELD && (c == 0x2d || isDigit(c))) {
+        const e = numberEnd(p);
+        if (e == GIVE_UP) return GIVE_UP;
+        setField(target, NUMBER, p, <usize>e);
+        p = <usize>e;
+      } else {
+        return GIVE_UP; // a number, boolean or object where text is expected
+      }
+    } else if (target >= TARGET_CTX && target < TARGET_MATCHED) {
+      if (c == 0x7b) {
+        const e = scanObject(p, target - TARGET_CTX, depth + 1);
+        if (e == GIVE_UP) return GIVE_UP;
+        p = <usize>e;
+      } else if (c == 0x22) {
+        // JSON text holding an object is parsed by the careful path; other text is ignored there too.
+        const e = stringEnd(p + 1);
+        if (e == GIVE_UP || escaped || startsLikeObject(p + 1, <usize>e)) return GIVE_UP;
+        p = <usize>e + 1;
+      } else {
+        const e = skipValue(p, depth + 1);
+        if (e == GIVE_UP) return GIVE_UP;
+        p = <usize>e;
+      }
+    } else if (target == TARGET_MATCHED) {
+      if (load<u8>(kinds + <usize>MATCHED_FIELD) != 0 || sawMatched) return GIVE_UP;
+      sawMatched = 1;
+      if (c == 0x7b) {
+        const e = scanObject(p, 3, depth + 1);
+        if (e == GIVE_UP) return GIVE_UP;
+        p = <usize>e;
+      } else if (c == 0x22) {
+        const e = stringEnd(p + 1);
+        if (e == GIVE_UP || escaped || startsLikeObject(p + 1, <usize>e)) return GIVE_UP;
+        setField(MATCHED_FIELD, STRING, p + 1, <usize>e);
+        p = <usize>e + 1;
+      } else {
+        return GIVE_UP;
+      }
+    } else {
+      const e = skipValue(p, depth + 1);
+      if (e == GIVE_UP) return GIVE_UP;
+      p = <usize>e;
+    }
+    p = skipWs(p);
+    if (p >= lineEnd) return GIVE_UP;
+    const d = load<u8>(p);
+    if (d == 0x2c) { p = skipWs(p + 1); continue; }
+    if (d == 0x7d) return <i32>(p + 1);
+    return GIVE_UP;
+  }
+}
+
+/**
+ * Scans the line `[start, end)` (addresses in this memory; SLACK readable bytes must follow).
+ * @returns 1 with the results filled in, 0 when the careful path must take the line
+ */
+export function scan(start: usize, end: usize): i32 {
+  memory.fill(kinds, 0, FIELDS);
+  lineEnd = end;
+  sawMatched = 0;
+  let p = skipWs(start);
+  if (p >= end || load<u8>(p) != 0x7b) return 0; // arrays and other values go the careful way
+  const e = scanObject(p, 0, 0);
+  if (e == GIVE_UP) return 0;
+  return skipWs(<usize>e) == end ? 1 : 0;
+}
+
+// --- The interner -------------------------------------------------------------------------
+
+@inline function mix(h: u64): u64 {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccd;
+  h ^= h >> 33;
+  return h;
+}
+
+/** Hash of `[s, e)`, 8 bytes at a time (bytes past `e` are masked off). */
+function hashBytes(s: usize, e: usize): u32 {
+  let h: u64 = 0x9e3779b97f4a7c15 ^ <u64>(e - s);
+  let p = s;
+  for (; p + 8 <= e; p += 8) h = (rotl<u64>(h ^ load<u64>(p), 29)) * 0x9e3779b97f4a7c15;
+  if (p < e) {
+    const tail = load<u64>(p) & (((<u64>1) << (<u64>(e - p) * 8)) - 1);
+    h = (rotl<u64>(h ^ tail, 29)) * 0x9e3779b97f4a7c15;
+  }
+  return <u32>mix(h);
+}
+
+function sameBytes(a: usize, b: usize, n: i32): bool {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) if (load<u64>(a + <usize>i) != load<u64>(b + <usize>i)) return false;
+  for (; i < n; i++) if (load<u8>(a + <usize>i) != load<u8>(b + <usize>i)) return false;
+  return true;
+}
+
+/** Id of the text `[s, e)`: the same bytes always get the same id. */
+function intern(s: usize, e: usize): i32 {
+  const n = <i32>(e - s);
+  const h = hashBytes(s, e);
+  for (let i = <i32>h & tableMask; ; i = (i + 1) & tableMask) {
+    const at = table + <usize>(i * 16);
+    const slot = load<i32>(at, 4);
+    if (slot == 0) return insertKey(at, h, s, n);
+    if (load<u32>(at) == h && load<i32>(at, 12) == n && sameBytes(arena + <usize>load<i32>(at, 8), s, n)) return slot - 1;
+  }
+  return -1;
+}
+
+function insertKey(at: usize, h: u32, s: usize, n: i32): i32 {
+  if (arenaUsed + n > arenaCap) {
+    let cap = arenaCap * 2;
+    while (cap < arenaUsed + n) cap *= 2;
+    const grown = alloc(cap);
+    memory.copy(grown, arena, arenaUsed);
+    arena = grown;
+    arenaCap = cap;
+  }
+  memory.copy(arena + <usize>arenaUsed, s, n);
+  const k = keyCount++;
+  store<u32>(at, h);
+  store<i32>(at, k + 1, 4);
+  store<i32>(at, arenaUsed, 8);
+  store<i32>(at, n, 12);
+  arenaUsed += n;
+  if (keyCount * 2 > tableMask + 1) growTable();
+  return k;
+}
+
+function growTable(): void {
+  const size = (tableMask + 1) * 2;
+  const grown = alloc(size * 16);
+  memory.fill(grown, 0, size * 16);
+  const mask = size - 1;
+  for (let i = 0; i <= tableMask; i++) {
+    const at = table + <usize>(i * 16);
+    if (load<i32>(at, 4) == 0) continue;
+    let j = <i32>load<u32>(at) & mask;
+    while (load<i32>(grown + <usize>(j * 16), 4) != 0) j = (j + 1) & mask;
+    memory.copy(grown + <usize>(j * 16), at, 16);
+  }
+  table = grown;
+  tableMask = mask;
+}
