@@ -190,17 +190,31 @@ export class FlowTable {
     return extra;
   }
 
-  /** Adds hits on a day; a Map only from the second distinct day. */
+  /**
+   * Adds hits on a day. The record keeps a run of hits on one day (rows of a flow mostly come in
+   * time order); a row on another day moves the run into a Map, made at the second distinct day.
+   */
   #addDay(f: number, day: number, hits: number): void {
+    const at = f * INTS + I_DAY0;
+    const day0 = this.#i32[at]!;
+    const run = f * STRIDE + F_DAY0_HITS;
+    if (day0 === day || day0 === -1) { this.#i32[at] = day; this.#f64[run] = this.#f64[run]! + hits; return; }
+    const days = (this.#extra(f).days ??= new Map());
+    days.set(day0, (days.get(day0) ?? 0) + this.#f64[run]!);
+    this.#i32[at] = day;
+    this.#f64[run] = hits;
+  }
+
+  /** Hits per day of flow `f`: the days moved to its Map plus the current run. */
+  #dayHits(f: number): Map<number, number> {
+    const x = this.#i32[f * INTS + I_EXTRA]!;
+    const days = x === 0 ? null : this.#extras[x - 1]!.days;
     const day0 = this.#i32[f * INTS + I_DAY0]!;
-    if (day0 === day || day0 === -1) {
-      const x = this.#i32[f * INTS + I_EXTRA]!;
-      const days = x === 0 ? null : this.#extras[x - 1]!.days;
-      if (days === null) { this.#i32[f * INTS + I_DAY0] = day; this.#f64[f * STRIDE + F_DAY0_HITS] = this.#f64[f * STRIDE + F_DAY0_HITS]! + hits; return; }
-    }
-    const extra = this.#extra(f);
-    extra.days ??= new Map([[day0, this.#f64[f * STRIDE + F_DAY0_HITS]!]]);
-    extra.days.set(day, (extra.days.get(day) ?? 0) + hits);
+    const run = this.#f64[f * STRIDE + F_DAY0_HITS]!;
+    if (!days) return new Map([[day0, run]]);
+    const all = new Map(days);
+    all.set(day0, (all.get(day0) ?? 0) + run);
+    return all;
   }
 
   #addResource(f: number, resource: number): void {
@@ -280,7 +294,7 @@ export class FlowTable {
     for (let f = 0; f < n; f++) {
       const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
-      nDays += e?.days ? e.days.size : 1;
+      nDays += e?.days ? e.days.size + (e.days.has(this.#i32[f * INTS + I_DAY0]!) ? 0 : 1) : 1;
       nRes += (this.#i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + (e?.res?.size ?? 0);
       nRules += e?.rules ? e.rules.size : this.#i32[f * INTS + I_RULE0]! >= 0 ? 1 : 0;
       nIps += e?.ips?.size ?? 0;
@@ -304,7 +318,7 @@ export class FlowTable {
       c.hits[f] = this.#f64[f * STRIDE + F_HITS]!; c.first[f] = this.#f64[f * STRIDE + F_FIRST]!; c.last[f] = this.#f64[f * STRIDE + F_LAST]!;
       const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
-      if (e?.days) for (const [day, hits] of e.days) { c.days[d] = day; c.dayHits[d++] = hits; }
+      if (e?.days) for (const [day, hits] of this.#dayHits(f)) { c.days[d] = day; c.dayHits[d++] = hits; }
       else { c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = this.#f64[f * STRIDE + F_DAY0_HITS]!; }
       if (this.#i32[f * INTS + I_RES0]! >= 0) c.res[r++] = this.#i32[f * INTS + I_RES0]!;
       if (e?.res) for (const v of e.res) c.res[r++] = v;
@@ -368,7 +382,7 @@ export class FlowTable {
       const flow: Flow = {
         perimeterId: s[perimeter]!, profile: s[profile]!, category: categories[category]!.name, peerKind, peer,
         hits: this.#f64[f * STRIDE + F_HITS]!, firstSeen: this.#f64[f * STRIDE + F_FIRST]!, lastSeen: this.#f64[f * STRIDE + F_LAST]!,
-        dayHits: e?.days ? new Map(e.days) : new Map([[this.#i32[f * INTS + I_DAY0]!, this.#f64[f * STRIDE + F_DAY0_HITS]!]]),
+        dayHits: this.#dayHits(f),
         resources, matchedRules,
         sourceIps: new Set(e?.ips ? [...e.ips].map(ipText) : []),
         operations: new Set(this.#ops(f).map((o) => s[o]!)),

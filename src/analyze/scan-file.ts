@@ -2,7 +2,7 @@
 // in large blocks and folds each line into a FlowTable through JsonlFolder. Gzip files are
 // inflated here too, so a worker thread does it instead of the main thread.
 
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { MAX_LINE_BYTES } from '../ingest/byte-source.js';
 import { JsonlFolder } from './scan-jsonl.js';
 
@@ -105,9 +105,13 @@ export class LineFeeder {
   }
 }
 
-/** Folds the lines of a plain file whose first byte lies in `range`. */
+/**
+ * Folds the lines of a plain file whose first byte lies in `range`. Reads are synchronous: this
+ * runs on a worker thread (or for a small input), where waiting on the thread pool for every
+ * block only adds idle time.
+ */
 export async function foldPlainRange(path: string, range: ByteRange, folder: JsonlFolder): Promise<FoldLinesResult> {
-  const handle = await open(path, 'r');
+  const fd = openSync(path, 'r');
   const feeder = new LineFeeder(folder);
   try {
     let position = range.start;
@@ -117,7 +121,7 @@ export async function foldPlainRange(path: string, range: ByteRange, folder: Jso
       // Skip the line that started in the previous range: it belongs to that range.
       position = range.start - 1;
       for (;;) {
-        const { bytesRead } = await handle.read(block, 0, BLOCK, position);
+        const bytesRead = readSync(fd, block, 0, BLOCK, position);
         if (bytesRead === 0) return { lines: 0 };
         const nl = block.subarray(0, bytesRead).indexOf(10);
         if (nl !== -1) { position += nl + 1; break; }
@@ -127,7 +131,7 @@ export async function foldPlainRange(path: string, range: ByteRange, folder: Jso
     if (position >= range.end) return { lines: 0 };
     for (;;) {
       block = folder.scanner.input(BLOCK);
-      const { bytesRead } = await handle.read(block, 0, BLOCK, position);
+      const bytesRead = readSync(fd, block, 0, BLOCK, position);
       if (bytesRead === 0) { feeder.end(); break; }
       // A copy only when a line spans blocks (LineFeeder copies its carry); lines are folded in place.
       const goOn = feeder.push(block.subarray(0, bytesRead), range.end - position);
@@ -136,7 +140,7 @@ export async function foldPlainRange(path: string, range: ByteRange, folder: Jso
     }
     return { lines: feeder.line };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
