@@ -2,7 +2,6 @@
 // with the accounts of every source. Commands call this, then recommend/emit on the result.
 
 import { realpath } from 'node:fs/promises';
-import { loadSnapshot } from './analyze/index.js';
 import { columnsFromSummary, FlowTable } from './analyze/flow-table.js';
 import { analyzeFiles } from './analyze/parallel.js';
 import { listInputFiles } from './ingest/index.js';
@@ -59,6 +58,8 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
     const real = await realpath(path).catch(() => path);
     if (seenSnapshots.has(real)) return;
     seenSnapshots.add(real);
+    // Loaded on demand: apache-arrow costs a run without snapshots 0.1 s of start-up.
+    const { loadSnapshot } = await import('./analyze/snapshot.js');
     table.importColumns(columnsFromSummary(await loadSnapshot(path)));
     snapshots.push(path);
   };

@@ -4,7 +4,6 @@
 
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadSnapshot, snapshotBytes } from '../analyze/snapshot.js';
 import { NspError } from '../errors.js';
 import { lookupCategory, type DecisionClass, type Direction } from '../model/category.js';
 import { DAY_MS, type FlowSummary } from '../model/flow-summary.js';
@@ -54,6 +53,7 @@ export async function saveHistorySnapshot(dir: string, name: string, summary: Fl
     throw new NspError('output-failed', `Cannot create history folder "${dir}": ${(error as Error).message}`, { cause: error });
   }
   const path = join(dir, name);
+  const { snapshotBytes } = await import('../analyze/snapshot.js'); // apache-arrow, loaded when needed
   await writeFileAtomic(path, snapshotBytes(summary));
   return path;
 }
@@ -121,6 +121,7 @@ export async function loadHistory(dir: string, currentName: string): Promise<Loa
   const runs: HistoryRun[] = [];
   let previous: LoadedHistory['previous'] = null;
   for (const [i, name] of names.entries()) {
+    const { loadSnapshot } = await import('../analyze/snapshot.js');
     const summary = await loadSnapshot(join(dir, name));
     runs.push({ name, sourceKeys: new Set(sourcesOf(summary).keys()) });
     if (i === names.length - 1) previous = { name, summary };

@@ -1,8 +1,7 @@
 // CLI command `analyze`: ingest + analyze. Folds logs into flows and saves them as an Arrow flow
 // snapshot (--out), prints them as JSON (--json), or prints a table of flows per profile.
 
-import { sortedFlows, summaryToJSON } from '../../analyze/index.js';
-import { snapshotBytesFromColumns, snapshotBytesFromTable } from '../../analyze/snapshot.js';
+import { sortedFlows, summaryToJSON } from '../../analyze/aggregate.js';
 import { lookupCategory } from '../../model/category.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { EXIT, inputOptions, outputText, redactOption, type CommandSpec } from '../command.js';
@@ -21,12 +20,16 @@ export const analyzeCommand: CommandSpec = {
     .option('out', { type: 'string', describe: 'Write the flows as an Arrow IPC snapshot to this file' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the flows as JSON on stdout' }))),
   async run(args, io, deps) {
+    // The snapshot writer (apache-arrow) loads while the logs are read: the main thread is idle then.
+    const writer = typeof args.out === 'string' ? import('../../analyze/snapshot.js') : undefined;
+    writer?.catch(() => {}); // awaited below; a failure surfaces there
     const inputs = await gatherCommandInputs(args, io, deps);
     const { reporter } = inputs;
     if (typeof args.out === 'string') {
       const flowCount = inputs.table.flowCount;
       // With nothing else to print, the table is released before the snapshot is built: a large
       // run then holds the flows once (as columns), not twice.
+      const { snapshotBytesFromColumns, snapshotBytesFromTable } = await writer!;
       const bytes = args.json ? snapshotBytesFromTable(inputs.table) : snapshotBytesFromColumns(inputs.takeColumns());
       await writeFileAtomic(args.out, bytes);
       reporter.line(`wrote ${formatCount(flowCount)} flows to ${args.out}`);
