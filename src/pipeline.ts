@@ -2,7 +2,7 @@
 // with the accounts of every source. Commands call this, then recommend/emit on the result.
 
 import { realpath } from 'node:fs/promises';
-import { columnsFromSummary, FlowTable } from './analyze/flow-table.js';
+import { FlowTable } from './analyze/flow-table.js';
 import { analyzeFiles } from './analyze/parallel.js';
 import { listInputFiles } from './ingest/index.js';
 import type { FlowSummary } from './model/flow-summary.js';
@@ -59,8 +59,8 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
     if (seenSnapshots.has(real)) return;
     seenSnapshots.add(real);
     // Loaded on demand: apache-arrow costs a run without snapshots 0.1 s of start-up.
-    const { loadSnapshot } = await import('./analyze/snapshot.js');
-    table.importColumns(columnsFromSummary(await loadSnapshot(path)));
+    const { loadSnapshotColumns } = await import('./analyze/snapshot.js');
+    for (const columns of await loadSnapshotColumns(path)) table.importColumns(columns);
     snapshots.push(path);
   };
   for (const path of options.snapshots ?? []) await mergeSnapshot(path);

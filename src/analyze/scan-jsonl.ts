@@ -5,7 +5,7 @@
 
 import { lookupCategory, categories, type CategoryInfo } from '../model/category.js';
 import type { IssueCode } from '../model/issue.js';
-import { formatAddress, parseLoggedIp } from '../model/ip.js';
+import { formatAddress, parseIPv4Bytes, parseLoggedIp } from '../model/ip.js';
 import { rowsOfValue } from '../ingest/jsonl.js';
 import { Field, LineScanner, ValueKind } from '../ingest/jsonl-scanner.js';
 import { EARLIEST_LOG_TIME, LATEST_LOG_TIME, canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
@@ -236,7 +236,8 @@ export class JsonlFolder {
     let ipHi = -1;
     let ipLo = 0;
     if (sc.kind[Field.SourceIp] === ValueKind.String && sc.end[Field.SourceIp]! > sc.start[Field.SourceIp]!) {
-      if (this.#ipv4(buf, sc.start[Field.SourceIp]!, sc.end[Field.SourceIp]!)) { ipHi = PEER_IPV4; ipLo = this.#v4; }
+      const v4 = parseIPv4Bytes(buf, sc.start[Field.SourceIp]!, sc.end[Field.SourceIp]!);
+      if (v4 >= 0) { ipHi = PEER_IPV4; ipLo = v4 | 0; }
       else {
         const ipRaw = this.#decodedText(Field.SourceIp);
         if (!(ipRaw >= 0)) return false;
@@ -295,36 +296,6 @@ export class JsonlFolder {
   // The last calendar date converted, and its day number (most lines of a file share a few dates).
   #lastDate = -1;
   #lastDateDay = 0;
-  // The last address read by #ipv4(), as a signed 32-bit integer.
-  #v4 = 0;
-
-  /** A strict dotted quad (as parseIPv4) from bytes into #v4. */
-  #ipv4(buf: Uint8Array, s: number, e: number): boolean {
-    const n = e - s;
-    if (n < 7 || n > 15) return false;
-    let acc = 0;
-    let part = 0;
-    let count = 0;
-    let dots = 0;
-    for (let i = s; i < e; i++) {
-      const c = buf[i]!;
-      if (c >= 0x30 && c <= 0x39) {
-        if (count > 0 && part === 0) return false;
-        part = part * 10 + (c - 0x30);
-        if (part > 255) return false;
-        count++;
-      } else if (c === 0x2e) {
-        if (count === 0 || ++dots > 3) return false;
-        acc = (acc << 8) | part;
-        part = 0;
-        count = 0;
-      } else return false;
-    }
-    if (dots !== 3 || count === 0) return false;
-    this.#v4 = (acc << 8) | part;
-    return true;
-  }
-
   /** Reads a time into #day and #msOfDay: ISO times straight from bytes, other shapes through parseLogTime. */
   #time(f: Field): boolean {
     const buf = this.scanner.bytes;

@@ -9,11 +9,11 @@ import {
 } from 'apache-arrow';
 import { NspError } from '../errors.js';
 import { categories, lookupCategory } from '../model/category.js';
-import { formatAddress, parseLoggedIp } from '../model/ip.js';
+import { formatAddress, parseIPv4, parseIPv4Bytes, parseLoggedIp } from '../model/ip.js';
 import { flowKeyString, type FlowSummary } from '../model/flow-summary.js';
 import type { PeerKind } from '../model/record.js';
 import { emptySummary } from './aggregate.js';
-import { columnsFromSummary, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
+import { FlowTable as FlowTableClass, columnsFromSummary, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
 import { byCodeUnit } from '../model/text.js';
 
 const FORMAT_KEY = 'nsp-advisor.snapshot';
@@ -308,10 +308,11 @@ export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
   return tableToIPC(table, 'file');
 }
 
-const PEER_KINDS = new Set<PeerKind>(['ip', 'resource', 'fqdn', 'none']);
-
-/** Reads a snapshot written by snapshotBytes(). @throws NspError input-invalid when it is not one */
-export function summaryFromSnapshot(bytes: Uint8Array, path: string): FlowSummary {
+/**
+ * Reads snapshot bytes into flow columns (one set per record batch), checking every value that
+ * decides a rule. @throws NspError input-invalid when it is not a snapshot or a value is not valid
+ */
+export function columnsFromSnapshot(bytes: Uint8Array, path: string): FlowColumns[] {
   let table;
   try {
     table = tableFromIPC(bytes);
@@ -323,86 +324,154 @@ export function summaryFromSnapshot(bytes: Uint8Array, path: string): FlowSummar
       hint: 'Write snapshots with "nsp-advisor analyze … --out flows.arrow"',
     });
   }
-  const summary = emptySummary();
-  for (const batch of table.batches) {
-    const get = (name: string): Data => {
-      const child = batch.getChild(name);
-      if (!child) throw new NspError('input-invalid', `Cannot read flow snapshot "${path}": column "${name}" is missing`);
-      return child.data[0]!;
-    };
-    // Columns are read straight from their buffers (Vector.get per cell is slow on large snapshots).
-    const strings = (d: Data): ((i: number) => string) => {
-      if (d.dictionary) {
-        // Dictionary-encoded: each distinct value decoded once.
-        const dictionary = Array.from(d.dictionary.toArray() as ArrayLike<string>);
-        const indices = d.values as Int32Array;
-        return (i) => dictionary[indices[i]!]!;
-      }
-      const offsets = d.valueOffsets as Int32Array;
-      const values = d.values as Uint8Array;
-      return (i) => decoder.decode(values.subarray(offsets[i]!, offsets[i + 1]!));
-    };
-    const lists = <T>(d: Data, item: (child: Data) => (i: number) => T): ((i: number) => T[]) => {
-      const offsets = d.valueOffsets as Int32Array;
-      const child = item(d.children[0]!);
-      return (i) => { const out: T[] = []; for (let k = offsets[i]!; k < offsets[i + 1]!; k++) out.push(child(k)); return out; };
-    };
-    const numbers = (d: Data): ((i: number) => number) => { const v = d.values as Float64Array | Int32Array; return (i) => v[i]!; };
-    const times = (d: Data): ((i: number) => number) => {
-      const v = d.values as BigInt64Array | Int32Array;
-      // Older arrow builds keep 64-bit values as pairs of 32-bit words.
-      return v instanceof BigInt64Array ? (i) => Number(v[i]!) : (i) => v[2 * i]! + v[2 * i + 1]! * 4294967296;
-    };
-    const c = {
-      perimeterId: strings(get('perimeterId')), profile: strings(get('profile')), category: strings(get('category')),
-      peerKind: strings(get('peerKind')), peer: strings(get('peer')), hits: numbers(get('hits')),
-      firstSeen: times(get('firstSeen')), lastSeen: times(get('lastSeen')),
-      days: lists(get('days'), numbers), dayHits: lists(get('dayHits'), numbers),
-      resources: lists(get('resources'), strings), matchedRules: lists(get('matchedRules'), strings),
-      matchedRuleHits: lists(get('matchedRuleHits'), numbers), sourceIps: lists(get('sourceIps'), strings),
-      operations: lists(get('operations'), strings),
-    };
-    for (let i = 0; i < batch.numRows; i++) {
-      const peerKind = c.peerKind(i) as PeerKind;
-      const bad = (why: string): NspError => new NspError('input-invalid', `Cannot read flow snapshot "${path}": ${why} in row ${i}`, {
-        hint: 'Snapshots are written by "nsp-advisor analyze --out"; a snapshot edited elsewhere must keep its values',
-      });
-      if (!PEER_KINDS.has(peerKind)) throw bad(`unknown peer kind "${peerKind}"`);
-      // Categories and addresses decide which flows become rules: never taken on trust.
-      const category = lookupCategory(c.category(i));
-      if (!category) throw bad(`unknown category "${c.category(i)}"`);
-      let peer = c.peer(i);
-      if (peerKind === 'ip') {
-        const address = parseLoggedIp(peer);
-        if (!address) throw bad(`peer "${peer}" is not an IP address`);
-        peer = formatAddress(address);
-      }
-      const days = c.days(i);
-      const dayHits = c.dayHits(i);
-      const ruleNames = c.matchedRules(i);
-      const ruleHits = c.matchedRuleHits(i);
-      const flow = {
-        perimeterId: c.perimeterId(i), profile: c.profile(i), category: category.name, peerKind, peer,
-        hits: c.hits(i), firstSeen: c.firstSeen(i), lastSeen: c.lastSeen(i),
-        dayHits: new Map(days.map((d, j) => [d, dayHits[j] ?? 0] as [number, number])),
-        resources: new Set(c.resources(i)),
-        matchedRules: new Map(ruleNames.map((r, j) => [r, ruleHits[j] ?? 0] as [string, number])),
-        sourceIps: new Set(c.sourceIps(i)),
-        operations: new Set(c.operations(i)),
-      };
-      summary.flows.set(flowKeyString(flow), flow);
+  let rowBase = 0;
+  return table.batches.map((batch) => {
+    const c = batchColumns(batch, path, rowBase);
+    rowBase += batch.numRows;
+    return c;
+  });
+}
+
+/** Columns of one record batch; row numbers in messages count from `rowBase`. */
+function batchColumns(batch: RecordBatch, path: string, rowBase: number): FlowColumns {
+  const get = (name: string): Data => {
+    const child = batch.getChild(name);
+    if (!child) throw new NspError('input-invalid', `Cannot read flow snapshot "${path}": column "${name}" is missing`);
+    return child.data[0]!;
+  };
+  const bad = (why: string, row: number): NspError => new NspError('input-invalid', `Cannot read flow snapshot "${path}": ${why} in row ${rowBase + row}`, {
+    hint: 'Snapshots are written by "nsp-advisor analyze --out"; a snapshot edited elsewhere must keep its values',
+  });
+  const strings: string[] = [];
+  const idOf = new Map<string, number>();
+  const intern = (text: string): number => {
+    let id = idOf.get(text);
+    if (id === undefined) { id = strings.length; strings.push(text); idOf.set(text, id); }
+    return id;
+  };
+  /** Interned id of each value of a Utf8 column, dictionary-encoded or not (each distinct value decoded once). */
+  const textIds = (d: Data): Int32Array => {
+    if (d.dictionary) {
+      const values = Array.from(d.dictionary.toArray() as ArrayLike<string>, intern);
+      return Int32Array.from(d.values as Int32Array, (k) => values[k]!);
+    }
+    const offsets = d.valueOffsets as Int32Array;
+    const data = d.values as Uint8Array;
+    return Int32Array.from({ length: d.length }, (_, i) => intern(decoder.decode(data.subarray(offsets[i]!, offsets[i + 1]!))));
+  };
+  /** Text of each value of a Utf8 column as a reader, without interning. */
+  const texts = (d: Data): { bytes: Uint8Array; offsets: Int32Array } | string[] => {
+    if (!d.dictionary) return { bytes: d.values as Uint8Array, offsets: d.valueOffsets as Int32Array };
+    const values = Array.from(d.dictionary.toArray() as ArrayLike<string>);
+    return Array.from(d.values as Int32Array, (k) => values[k]!);
+  };
+  const list = (d: Data): { offsets: Int32Array; child: Data } => {
+    const raw = d.valueOffsets as Int32Array;
+    // Offsets made relative to the child's first value (a sliced batch starts past 0).
+    const base = raw[0]!;
+    const child = d.children[0]!;
+    if (base === 0 && child.length === raw[d.length]) return { offsets: raw.subarray(0, d.length + 1), child };
+    return { offsets: Int32Array.from(raw.subarray(0, d.length + 1), (o) => o - base), child: child.slice(base, raw[d.length]! - base) };
+  };
+  const numbers = (d: Data): Float64Array => Float64Array.from(d.values as Float64Array | Int32Array);
+  const times = (d: Data): Float64Array => {
+    const v = d.values as BigInt64Array | Int32Array;
+    // Older arrow builds keep 64-bit values as pairs of 32-bit words.
+    return v instanceof BigInt64Array ? Float64Array.from(v, (x) => Number(x)) : Float64Array.from({ length: d.length }, (_, i) => v[2 * i]! + v[2 * i + 1]! * 4294967296);
+  };
+
+  const n = batch.numRows;
+  const kindData = get('peerKind');
+  const kindOf = texts(kindData);
+  const kindText = (i: number): string => (Array.isArray(kindOf) ? kindOf[i]! : decoder.decode(kindOf.bytes.subarray(kindOf.offsets[i]!, kindOf.offsets[i + 1]!)));
+  const categoryNames = texts(get('category'));
+  const categoryText = (i: number): string => (Array.isArray(categoryNames) ? categoryNames[i]! : decoder.decode(categoryNames.bytes.subarray(categoryNames.offsets[i]!, categoryNames.offsets[i + 1]!)));
+  const peerData = get('peer');
+  const peerBytes = peerData.values as Uint8Array;
+  const peerOffsets = peerData.valueOffsets as Int32Array;
+  const category = new Int32Array(n);
+  const peer = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const kind = kindText(i);
+    const info = lookupCategory(categoryText(i));
+    // Categories and addresses decide which flows become rules: never taken on trust.
+    if (!info) throw bad(`unknown category "${categoryText(i)}"`, i);
+    category[i] = categories.indexOf(info);
+    const s = peerOffsets[i]!;
+    const e = peerOffsets[i + 1]!;
+    if (kind === 'ip') {
+      const v4 = parseIPv4Bytes(peerBytes, s, e);
+      if (v4 >= 0) { peer[i] = v4; continue; }
+      const text = decoder.decode(peerBytes.subarray(s, e));
+      const address = parseLoggedIp(text);
+      if (!address) throw bad(`peer "${text}" is not an IP address`, i);
+      peer[i] = address.version === 4 ? Number(address.value) : 2 ** 32 + intern(formatAddress(address));
+    } else if (kind === 'resource') peer[i] = 2 ** 33 + intern(decoder.decode(peerBytes.subarray(s, e)));
+    else if (kind === 'fqdn') peer[i] = 2 ** 34 + intern(decoder.decode(peerBytes.subarray(s, e)));
+    else if (kind === 'none') peer[i] = 2 ** 35;
+    else throw bad(`unknown peer kind "${kind}"`, i);
+  }
+  const days = list(get('days'));
+  const dayHits = list(get('dayHits'));
+  const resources = list(get('resources'));
+  const rules = list(get('matchedRules'));
+  const ruleHits = list(get('matchedRuleHits'));
+  const ips = list(get('sourceIps'));
+  const ops = list(get('operations'));
+  // Caller IPs keep their text: dotted quads as numbers, anything else interned as written.
+  const ipData = ips.child;
+  const ipCodes = new Float64Array(ipData.length);
+  if (ipData.dictionary) {
+    for (let k = 0; k < ipData.length; k++) {
+      const text = ipData.dictionary.get((ipData.values as Int32Array)[k]!) as string;
+      const v4 = parseIPv4(text);
+      ipCodes[k] = v4 >= 0 ? v4 : 2 ** 32 + intern(text);
+    }
+  } else {
+    const ipBytes = ipData.values as Uint8Array;
+    const ipOffsets = ipData.valueOffsets as Int32Array;
+    for (let k = 0; k < ipData.length; k++) {
+      const v4 = parseIPv4Bytes(ipBytes, ipOffsets[k]!, ipOffsets[k + 1]!);
+      ipCodes[k] = v4 >= 0 ? v4 : 2 ** 32 + intern(decoder.decode(ipBytes.subarray(ipOffsets[k]!, ipOffsets[k + 1]!)));
     }
   }
-  return summary;
+  const sameShape = (a: Int32Array, b: Int32Array, what: string): void => {
+    for (let i = 0; i <= n; i++) if (a[i] !== b[i]) throw bad(`${what} and its hits differ in length`, Math.max(0, i - 1));
+  };
+  sameShape(days.offsets, dayHits.offsets, 'days');
+  sameShape(rules.offsets, ruleHits.offsets, 'matchedRules');
+  return {
+    strings, length: n,
+    perimeter: textIds(get('perimeterId')), profile: textIds(get('profile')), category, peer,
+    hits: numbers(get('hits')), first: times(get('firstSeen')), last: times(get('lastSeen')),
+    dayOffsets: days.offsets, days: Int32Array.from(days.child.values as Int32Array), dayHits: numbers(dayHits.child),
+    resOffsets: resources.offsets, res: textIds(resources.child),
+    ruleOffsets: rules.offsets, rules: textIds(rules.child), ruleHits: numbers(ruleHits.child),
+    ipOffsets: ips.offsets, ips: ipCodes, opOffsets: ops.offsets, ops: textIds(ops.child),
+  };
+}
+
+/** Reads a snapshot written by snapshotBytes(). @throws NspError input-invalid when it is not one */
+export function summaryFromSnapshot(bytes: Uint8Array, path: string): FlowSummary {
+  const table = new FlowTableClass();
+  for (const columns of columnsFromSnapshot(bytes, path)) table.importColumns(columns);
+  return table.toSummary();
+}
+
+/** Loads a snapshot file as flow columns (see columnsFromSnapshot). */
+export async function loadSnapshotColumns(path: string): Promise<FlowColumns[]> {
+  return columnsFromSnapshot(await readSnapshotFile(path), path);
+}
+
+async function readSnapshotFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new NspError('input-missing', `Cannot read "${path}": ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Loads a snapshot file. */
 export async function loadSnapshot(path: string): Promise<FlowSummary> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw new NspError('input-missing', `Cannot read "${path}": ${(error as Error).message}`, { cause: error });
-  }
-  return summaryFromSnapshot(bytes, path);
+  return summaryFromSnapshot(await readSnapshotFile(path), path);
 }

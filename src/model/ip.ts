@@ -46,6 +46,33 @@ export function parseIPv4(s: string): number {
   return dots === 3 && digits > 0 ? acc * 256 + part : -1;
 }
 
+/** parseIPv4 on UTF-8 bytes `buf[s, e)` (the hot paths read addresses without making strings). */
+export function parseIPv4Bytes(buf: Uint8Array, s: number, e: number): number {
+  const n = e - s;
+  if (n < 7 || n > 15) return -1;
+  let acc = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = s; i < e; i++) {
+    const c = buf[i]!;
+    if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      acc = acc * 256 + part;
+      part = 0;
+      digits = 0;
+    } else {
+      return -1;
+    }
+  }
+  return dots === 3 && digits > 0 ? acc * 256 + part : -1;
+}
+
 /** Parses IPv6 (full, `::` and embedded-IPv4 forms) strictly. @returns the address, or null */
 export function parseIPv6(s: string): bigint | null {
   if (s.length < 2 || s.length > 45) return null;
