@@ -2,7 +2,7 @@
 // same folder, fsync, rename), so an interrupted run never leaves a half-written file behind.
 
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NspError } from './errors.js';
@@ -28,12 +28,21 @@ export function removeTempFilesOnInterrupt(): void {
 
 /** Writes `data` to `path` atomically. @throws NspError output-failed naming the path */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeFileAtomicWith(path, (fd) => writeFileSync(fd, data));
+}
+
+/**
+ * Writes `path` atomically through `fill`, which writes the content to the open temp file's
+ * descriptor (in parts, so large outputs never sit whole in memory).
+ * @throws NspError output-failed naming the path
+ */
+export async function writeFileAtomicWith(path: string, fill: (fd: number) => void | Promise<void>): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   inFlight.add(temp);
   try {
     const handle = await open(temp, 'wx');
     try {
-      await handle.writeFile(data);
+      await fill(handle.fd);
       await handle.sync();
     } finally {
       await handle.close();

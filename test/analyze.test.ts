@@ -110,6 +110,25 @@ describe('FlowSummary', () => {
       }), { numRuns: 200 });
   });
 
+  it('writes large snapshots in several record batches with shared dictionaries, and reads them back exactly', async () => {
+    const { FlowTable } = await import('../src/analyze/flow-table.js');
+    const { columnsFromSnapshot, snapshotBytesFromTable } = await import('../src/analyze/snapshot.js');
+    const { tableFromIPC } = await import('apache-arrow');
+    const table = new FlowTable();
+    const i = table.interner;
+    for (let k = 0; k < 70_000; k++) {
+      const group = table.group(i.id(`/p/nsp-${k % 3}`), i.id(`profile-${k % 5}`), k % 4);
+      table.add(group, FlowTable.peerIPv4((k * 2_654_435_761) % 2 ** 32), 1_700_000_000_000 + k * 60_000, 1_700_000_000_000 + k * 60_000, 1 + (k % 7),
+        i.id(`/subscriptions/x/res-${k % 11}`), i.id(k % 2 ? 'IP firewall' : 'rule-1'), -1, i.id(`Op${k % 9}`));
+    }
+    const bytes = snapshotBytesFromTable(table);
+    expect(tableFromIPC(bytes).batches.length).toBeGreaterThan(1);
+    const back = new FlowTable();
+    for (const columns of columnsFromSnapshot(bytes, 'mem')) back.importColumns(columns);
+    expect(back.flowCount).toBe(70_000);
+    expect(Buffer.from(snapshotBytesFromTable(back)).equals(Buffer.from(bytes))).toBe(true);
+  });
+
   it('refuses an Arrow file that is not a snapshot', async () => {
     const { tableToIPC, tableFromArrays } = await import('apache-arrow');
     const path = join(mkdtempSync(join(tmpdir(), 'nspa-snap-')), 'other.arrow');

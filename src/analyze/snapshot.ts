@@ -3,10 +3,12 @@
 // read the flows. Schema metadata carries the snapshot format version.
 
 import { readFile } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
 import {
-  Dictionary, Field, Float64, Int32, List, RecordBatch, Schema, Table, TimestampMillisecond, Utf8,
-  makeData, makeVector, tableFromIPC, tableToIPC, type Data,
+  AsyncByteQueue, Dictionary, Field, Float64, Int32, List, RecordBatch, RecordBatchFileWriter, Schema, Table, TimestampMillisecond, Utf8,
+  makeData, makeVector, tableFromIPC, type Data, type Vector,
 } from 'apache-arrow';
+import { writeFileAtomicWith } from '../write-atomic.js';
 import { NspError } from '../errors.js';
 import { categories, lookupCategory } from '../model/category.js';
 import { formatAddress, parseIPv4, parseIPv4Bytes, parseLoggedIp } from '../model/ip.js';
@@ -149,19 +151,30 @@ class Utf8Builder {
   }
 }
 
-/** A dictionary-encoded Utf8 column from interned ids: values numbered in order of first use. */
-function dictionaryOfIds(ids: Int32Array, strings: readonly string[], id: number): Data<Dictionary<Utf8, Int32>> {
-  const slot = new Map<number, number>();
-  const indices = new Int32Array(ids.length);
-  const values: string[] = [];
-  for (let i = 0; i < ids.length; i++) {
-    let k = slot.get(ids[i]!);
-    if (k === undefined) { k = values.length; values.push(strings[ids[i]!]!); slot.set(ids[i]!, k); }
-    indices[i] = k;
+/**
+ * A dictionary shared by every record batch of a snapshot (the Arrow file format allows one per
+ * column): values numbered in order of first use, so the same rows give the same bytes.
+ */
+class SharedDictionary {
+  readonly #slot = new Map<number, number>();
+  readonly #values: string[] = [];
+  #vector: Vector | undefined;
+  readonly #texts: readonly string[];
+  readonly #id: number;
+  constructor(texts: readonly string[], id: number) { this.#texts = texts; this.#id = id; }
+
+  /** Numbers value `id` if it is new (call in row order, before any batch is made). */
+  see(id: number): void {
+    if (!this.#slot.has(id)) { this.#slot.set(id, this.#values.length); this.#values.push(this.#texts[id]!); }
   }
-  // A fixed id: apache-arrow otherwise numbers dictionaries from a process-wide counter, and the
-  // bytes would differ from run to run.
-  return makeData({ type: new Dictionary(new Utf8(), new Int32(), id), length: ids.length, nullCount: 0, data: indices, dictionary: makeVector(utf8Data(values)) });
+
+  /** Dictionary-encoded data of the values `ids`. */
+  data(ids: Int32Array): Data<Dictionary<Utf8, Int32>> {
+    // A fixed id: apache-arrow otherwise numbers dictionaries from a process-wide counter, and the
+    // bytes would differ from run to run.
+    this.#vector ??= makeVector(utf8Data(this.#values));
+    return makeData({ type: new Dictionary(new Utf8(), new Int32(), this.#id), length: ids.length, nullCount: 0, data: Int32Array.from(ids, (id) => this.#slot.get(id)!), dictionary: this.#vector });
+  }
 }
 
 /**
@@ -243,8 +256,14 @@ function utf8OfIds(ids: Int32Array | Float64Array, items: Int32Array, strings: r
   return b.data();
 }
 
-/** The one writer: flows sorted by key, lists sorted inside, so output depends only on content. */
-export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
+/** Rows per record batch: the writer holds one batch's columns at a time, not the whole file's. */
+const BATCH_ROWS = 1 << 16;
+
+/**
+ * The one writer: flows sorted by key, lists sorted inside, so output depends only on content.
+ * Hands the Arrow IPC file to `write` in chunks, one record batch at a time.
+ */
+export function writeSnapshot(c: FlowColumns, write: (chunk: Uint8Array) => void): void {
   const strings = c.strings;
   const n = c.length;
   const categoryNames = categories.map((x) => x.name);
@@ -278,34 +297,88 @@ export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
   const ipTexts = Array.from(c.ips, (code) => ipOfCode(code, strings));
   sortRows(ips, (a, b) => byCodeUnit(ipTexts[a]!, ipTexts[b]!));
 
-  const perimeterIds = gather(c.perimeter, order);
-  const profileIds = gather(c.profile, order);
-  const kinds = Int32Array.from(order, (i) => peerKindRank(c.peer[i]!));
-  const daysSeen = Int32Array.from(order, (i) => c.dayOffsets[i + 1]! - c.dayOffsets[i]!);
-  const columns = {
-    // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
-    perimeterId: dictionaryOfIds(perimeterIds, strings, 0),
-    profile: dictionaryOfIds(profileIds, strings, 1),
-    category: dictionaryOfIds(gather(c.category, order), categoryNames, 2),
-    peerKind: dictionaryOfIds(kinds, KIND_NAMES, 3),
-    peer: utf8OfIds(c.peer, order, strings, true),
-    hits: makeData({ type: new Float64(), length: n, nullCount: 0, data: gather(c.hits, order) }),
-    firstSeen: timeColumn(c.first, order),
-    lastSeen: timeColumn(c.last, order),
-    daysSeen: makeData({ type: new Int32(), length: n, nullCount: 0, data: daysSeen }),
-    days: listOf(days, makeData({ type: new Int32(), length: days.items.length, nullCount: 0, data: gather(c.days, days.items) })),
-    dayHits: listOf(days, makeData({ type: new Float64(), length: days.items.length, nullCount: 0, data: gather(c.dayHits, days.items) })),
-    // Names in lists repeat across flows: dictionary-encoded like the key columns.
-    resources: listOf(resources, dictionaryOfIds(gather(c.res, resources.items), strings, 4)),
-    matchedRules: listOf(rules, dictionaryOfIds(gather(c.rules, rules.items), strings, 5)),
-    matchedRuleHits: listOf(rules, makeData({ type: new Float64(), length: rules.items.length, nullCount: 0, data: gather(c.ruleHits, rules.items) })),
-    sourceIps: listOf(ips, utf8OfIds(c.ips, ips.items, strings, true)),
-    operations: listOf(ops, dictionaryOfIds(gather(c.ops, ops.items), strings, 6)),
-  };
-  const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
-  const schema = new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
-  const table = new Table(schema, plain.batches.map((b) => new RecordBatch(schema, b.data)));
-  return tableToIPC(table, 'file');
+  // Dictionaries see every row in order first: they are written once, with the first batch.
+  const perimeters = new SharedDictionary(strings, 0);
+  const profiles = new SharedDictionary(strings, 1);
+  const categoryDictionary = new SharedDictionary(categoryNames, 2);
+  const kindDictionary = new SharedDictionary(KIND_NAMES, 3);
+  const resourceNames = new SharedDictionary(strings, 4);
+  const ruleNames = new SharedDictionary(strings, 5);
+  const operationNames = new SharedDictionary(strings, 6);
+  for (let r = 0; r < n; r++) {
+    const i = order[r]!;
+    perimeters.see(c.perimeter[i]!); profiles.see(c.profile[i]!); categoryDictionary.see(c.category[i]!); kindDictionary.see(peerKindRank(c.peer[i]!));
+    for (let k = resources.listOffsets[r]!; k < resources.listOffsets[r + 1]!; k++) resourceNames.see(c.res[resources.items[k]!]!);
+    for (let k = rules.listOffsets[r]!; k < rules.listOffsets[r + 1]!; k++) ruleNames.see(c.rules[rules.items[k]!]!);
+    for (let k = ops.listOffsets[r]!; k < ops.listOffsets[r + 1]!; k++) operationNames.see(c.ops[ops.items[k]!]!);
+  }
+
+  const writer = new RecordBatchFileWriter();
+  writer.reset(new ChunkSink(write));
+  let schema: Schema | undefined;
+  for (let r0 = 0; r0 < n || (n === 0 && !schema); r0 += BATCH_ROWS) {
+    const r1 = Math.min(n, r0 + BATCH_ROWS);
+    const rows = order.subarray(r0, r1);
+    const m = rows.length;
+    const part = (list: { listOffsets: Int32Array; items: Int32Array }): { listOffsets: Int32Array; items: Int32Array } => {
+      const base = list.listOffsets[r0]!;
+      return { listOffsets: Int32Array.from(list.listOffsets.subarray(r0, r1 + 1), (o) => o - base), items: list.items.subarray(base, list.listOffsets[r1]!) };
+    };
+    const d = part(days);
+    const res = part(resources);
+    const rul = part(rules);
+    const op = part(ops);
+    const ip = part(ips);
+    const columns = {
+      // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
+      perimeterId: perimeters.data(gather(c.perimeter, rows)),
+      profile: profiles.data(gather(c.profile, rows)),
+      category: categoryDictionary.data(gather(c.category, rows)),
+      peerKind: kindDictionary.data(Int32Array.from(rows, (i) => peerKindRank(c.peer[i]!))),
+      peer: utf8OfIds(c.peer, rows, strings, true),
+      hits: makeData({ type: new Float64(), length: m, nullCount: 0, data: gather(c.hits, rows) }),
+      firstSeen: timeColumn(c.first, rows),
+      lastSeen: timeColumn(c.last, rows),
+      daysSeen: makeData({ type: new Int32(), length: m, nullCount: 0, data: Int32Array.from(rows, (i) => c.dayOffsets[i + 1]! - c.dayOffsets[i]!) }),
+      days: listOf(d, makeData({ type: new Int32(), length: d.items.length, nullCount: 0, data: gather(c.days, d.items) })),
+      dayHits: listOf(d, makeData({ type: new Float64(), length: d.items.length, nullCount: 0, data: gather(c.dayHits, d.items) })),
+      // Names in lists repeat across flows: dictionary-encoded like the key columns.
+      resources: listOf(res, resourceNames.data(gather(c.res, res.items))),
+      matchedRules: listOf(rul, ruleNames.data(gather(c.rules, rul.items))),
+      matchedRuleHits: listOf(rul, makeData({ type: new Float64(), length: rul.items.length, nullCount: 0, data: gather(c.ruleHits, rul.items) })),
+      sourceIps: listOf(ip, utf8OfIds(c.ips, ip.items, strings, true)),
+      operations: listOf(op, operationNames.data(gather(c.ops, op.items))),
+    };
+    const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
+    schema ??= new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
+    for (const batch of plain.batches) writer.write(new RecordBatch(schema, batch.data));
+  }
+  writer.finish();
+}
+
+/** An apache-arrow byte sink that hands every chunk on as soon as the writer makes it. */
+class ChunkSink extends AsyncByteQueue {
+  readonly #write: (chunk: Uint8Array) => void;
+  constructor(write: (chunk: Uint8Array) => void) { super(); this.#write = write; }
+  override write(value: Uint8Array): void {
+    if (value.byteLength > 0) this.#write(value);
+  }
+}
+
+/** The snapshot as Arrow IPC file bytes in memory (see writeSnapshot). */
+export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  writeSnapshot(c, (chunk) => chunks.push(chunk.slice()));
+  return Buffer.concat(chunks);
+}
+
+/** Writes the snapshot to `path` atomically, one record batch at a time (see writeSnapshot). */
+export async function writeSnapshotFile(path: string, c: FlowColumns): Promise<void> {
+  await writeFileAtomicWith(path, (fd) => writeSnapshot(c, (chunk) => { writeAllSync(fd, chunk); }));
+}
+
+function writeAllSync(fd: number, chunk: Uint8Array): void {
+  for (let done = 0; done < chunk.byteLength;) done += writeSync(fd, chunk, done, chunk.byteLength - done);
 }
 
 /**

@@ -3,7 +3,6 @@
 
 import { sortedFlows, summaryToJSON } from '../../analyze/aggregate.js';
 import { lookupCategory } from '../../model/category.js';
-import { writeFileAtomic } from '../../write-atomic.js';
 import { EXIT, inputOptions, outputText, redactOption, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
 import { formatCount } from '../report.js';
@@ -29,9 +28,8 @@ export const analyzeCommand: CommandSpec = {
       const flowCount = inputs.table.flowCount;
       // With nothing else to print, the table is released before the snapshot is built: a large
       // run then holds the flows once (as columns), not twice.
-      const { snapshotBytesFromColumns, snapshotBytesFromTable } = await writer!;
-      const bytes = args.json ? snapshotBytesFromTable(inputs.table) : snapshotBytesFromColumns(inputs.takeColumns());
-      await writeFileAtomic(args.out, bytes);
+      const { writeSnapshotFile } = await writer!;
+      await writeSnapshotFile(args.out, args.json ? inputs.table.exportColumns() : inputs.takeColumns());
       reporter.line(`wrote ${formatCount(flowCount)} flows to ${args.out}`);
     }
     if (args.json) io.stdout.write(outputText(args, `${JSON.stringify(summaryToJSON(inputs.summary), null, 2)}\n`));
