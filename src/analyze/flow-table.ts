@@ -20,11 +20,6 @@ export class Interner {
   }
 }
 
-function grownFloat64(a: Float64Array<ArrayBuffer>, size: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(size);
-  b.set(a);
-  return b;
-}
 
 /**
  * What a flow holds beyond one value per list: made only for flows seen on a second day, with a
@@ -51,6 +46,7 @@ const WORD = 2 ** 32;
 const STRIDE = 9;
 const INTS = STRIDE * 2;
 const I_GROUP = 0; const I_HI = 1; const I_LO = 2; const I_DAY0 = 3; const I_RES0 = 4; const I_RULE0 = 5; const I_OP0 = 6; const I_EXTRA = 7;
+const WASM_PAGE = 65_536;
 const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_DAY0_HITS = 7; const F_RULE0_HITS = 8;
 
 /** Code of a caller IP kept beside a resource peer: IPv4 as its number, others as interned text. */
@@ -72,9 +68,12 @@ export class FlowTable {
   #slots = new Int32Array(1 << 12); // flow + 1; 0 = empty
   // One record of STRIDE doubles per flow (a row touches one or two cache lines, not one per
   // column): the first four doubles' bytes hold the integer fields, read through #i32.
+  // The records' buffer is a WebAssembly memory: it grows in place, so a large table never holds
+  // an outgrown copy of itself until the next major GC.
   #capacity = 1 << 11;
-  #f64 = new Float64Array(this.#capacity * STRIDE);
-  #i32 = new Int32Array(this.#f64.buffer);
+  readonly #memory = new WebAssembly.Memory({ initial: Math.ceil((this.#capacity * STRIDE * 8) / WASM_PAGE) });
+  #f64 = new Float64Array(this.#memory.buffer);
+  #i32 = new Int32Array(this.#memory.buffer);
   #extras: Extra[] = [];
 
   /** Group id of (perimeter, profile, category); perimeter and profile are interned ids. */
@@ -158,15 +157,26 @@ export class FlowTable {
     }
   }
 
-  #growColumns(): void {
-    this.#capacity *= 2;
-    this.#f64 = grownFloat64(this.#f64, this.#capacity * STRIDE);
-    this.#i32 = new Int32Array(this.#f64.buffer);
+  // Records grow by half (less unused room than doubling at a few million flows).
+  #growColumns(capacity = Math.ceil(this.#capacity * 1.5)): void {
+    const pages = Math.ceil((capacity * STRIDE * 8) / WASM_PAGE);
+    this.#memory.grow(pages - this.#memory.buffer.byteLength / WASM_PAGE);
+    this.#capacity = Math.floor(this.#memory.buffer.byteLength / (STRIDE * 8));
+    this.#f64 = new Float64Array(this.#memory.buffer);
+    this.#i32 = new Int32Array(this.#memory.buffer);
+  }
+
+  /** Makes room for `flows` flows in all (a merge that knows its size grows once, not many times). */
+  reserve(flows: number): void {
+    if (flows > this.#capacity) this.#growColumns(flows);
+    let slots = this.#slots.length;
+    while (flows * 2 > slots) slots *= 2;
+    if (slots > this.#slots.length) this.#growSlots(slots);
   }
 
   /** Rehashes into a table twice the size (hashes are recomputed from the key columns). */
-  #growSlots(): void {
-    const slots = new Int32Array(this.#slots.length * 2);
+  #growSlots(size = this.#slots.length * 2): void {
+    const slots = new Int32Array(size);
     const mask = slots.length - 1;
     for (let f = 0; f < this.#count; f++) {
       const lo = this.#i32[f * INTS + I_LO]!;
@@ -286,12 +296,13 @@ export class FlowTable {
   /**
    * The flows as columns (typed arrays plus one string table): cheap to send between threads and
    * to write as Arrow. Lists are in CSR form (offsets into one values array per list column).
+   * `from` and `to` export a slice of the flows (numbered in the order they were first seen).
    */
-  exportColumns(): FlowColumns {
-    const n = this.#count;
+  exportColumns(from = 0, to = this.#count): FlowColumns {
+    const n = to - from;
     // Two passes over the flows: sizes first, then typed arrays filled in place (no JS arrays).
     let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
-    for (let f = 0; f < n; f++) {
+    for (let f = from; f < to; f++) {
       const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
       nDays += e?.days ? e.days.size + (e.days.has(this.#i32[f * INTS + I_DAY0]!) ? 0 : 1) : 1;
@@ -311,11 +322,12 @@ export class FlowTable {
     };
     let d = 0; let r = 0; let u = 0; let p = 0; let o = 0;
     let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
-    for (let f = 0; f < n; f++) {
+    for (let f = from; f < to; f++) {
+      const i = f - from;
       const g = this.#i32[f * INTS + I_GROUP]!;
       if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
-      c.perimeter[f] = key[0]; c.profile[f] = key[1]; c.category[f] = key[2]; c.peer[f] = this.#peer(f);
-      c.hits[f] = this.#f64[f * STRIDE + F_HITS]!; c.first[f] = this.#f64[f * STRIDE + F_FIRST]!; c.last[f] = this.#f64[f * STRIDE + F_LAST]!;
+      c.perimeter[i] = key[0]; c.profile[i] = key[1]; c.category[i] = key[2]; c.peer[i] = this.#peer(f);
+      c.hits[i] = this.#f64[f * STRIDE + F_HITS]!; c.first[i] = this.#f64[f * STRIDE + F_FIRST]!; c.last[i] = this.#f64[f * STRIDE + F_LAST]!;
       const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
       if (e?.days) for (const [day, hits] of this.#dayHits(f)) { c.days[d] = day; c.dayHits[d++] = hits; }
@@ -327,7 +339,7 @@ export class FlowTable {
       if (e?.ips) for (const v of e.ips) c.ips[p++] = v;
       if (e?.ops) for (const v of e.ops) c.ops[o++] = v;
       else if (this.#i32[f * INTS + I_OP0]! >= 0) c.ops[o++] = this.#i32[f * INTS + I_OP0]!;
-      c.dayOffsets[f + 1] = d; c.resOffsets[f + 1] = r; c.ruleOffsets[f + 1] = u; c.ipOffsets[f + 1] = p; c.opOffsets[f + 1] = o;
+      c.dayOffsets[i + 1] = d; c.resOffsets[i + 1] = r; c.ruleOffsets[i + 1] = u; c.ipOffsets[i + 1] = p; c.opOffsets[i + 1] = o;
     }
     return c;
   }

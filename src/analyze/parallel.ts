@@ -85,29 +85,59 @@ function workerUrl(): URL {
 }
 
 /**
- * Runs tasks on a pool of workers, handing each result to `onResult` as it arrives; when the
- * queue is empty each worker sends its flows once, to `onFlows`.
+ * Runs tasks on a pool of workers, handing each result to `onResult` as it arrives. When every
+ * task is done, the workers hand over their flows one at a time, in slices (each worker ended
+ * after its last), so at most one slice sits beside the merged table: `onFlows` gets the columns
+ * and the number of flows still to come.
  */
-async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onFlows: (columns: FlowColumns) => void): Promise<void> {
+async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onFlows: (columns: FlowColumns, flowsToCome: number) => void): Promise<void> {
   let next = 0;
-  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
+  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } }));
+  const flowCounts = pool.map(() => 0);
   try {
-    await Promise.all(pool.map((worker) => new Promise<void>((resolve, reject) => {
-      const give = (): void => {
-        if (next >= tasks.length) { worker.postMessage({ id: -1 }); return; }
-        const id = next++;
-        worker.postMessage({ id, task: tasks[id] });
+    const idle: Worker[] = [];
+    await new Promise<void>((resolve, reject) => {
+      let handingOver = -1;
+      let slice = 0;
+      const give = (worker: Worker): void => {
+        if (next < tasks.length) { const id = next++; worker.postMessage({ id, task: tasks[id] }); return; }
+        idle.push(worker);
+        if (idle.length === pool.length) handOver();
       };
-      worker.on('message', (m: { id: number; result?: TaskResult; columns?: FlowColumns; error?: string }) => {
-        if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
-        // A worker that has handed over its flows is done: end it now to free its heap.
-        if (m.columns) { onFlows(m.columns); void worker.terminate().then(() => resolve(), reject); return; }
-        onResult(m.result!);
-        give();
+      const handOver = (): void => {
+        handingOver++;
+        slice = 0;
+        if (handingOver === pool.length) { resolve(); return; }
+        pool[handingOver]!.postMessage({ id: -1, slice });
+      };
+      pool.forEach((worker, w) => {
+        worker.on('message', (m: { id: number; result?: TaskResult; flowCount?: number; columns?: FlowColumns; last?: boolean; error?: string }) => {
+          if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
+          if (m.columns) {
+            const columns = m.columns;
+            const merge = (): void => {
+              try {
+                onFlows(columns, flowCounts.reduce((a, b) => a + b, 0));
+                if (m.last) handOver();
+                else worker.postMessage({ id: -1, slice: ++slice });
+              } catch (error) {
+                reject(error as Error);
+              }
+            };
+            flowCounts[w] = Math.max(0, flowCounts[w]! - columns.length);
+            // A worker that has handed over its last slice is done: end it before merging, to free its heap.
+            if (m.last) void worker.terminate().then(merge, reject);
+            else merge();
+            return;
+          }
+          flowCounts[w] = m.flowCount ?? 0;
+          onResult(m.result!);
+          give(worker);
+        });
+        worker.on('error', reject);
+        give(worker);
       });
-      worker.on('error', reject);
-      give();
-    })));
+    });
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
@@ -128,7 +158,13 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
     options.onProgress?.(done, totalParts);
   };
   const table = options.into ?? new FlowTable();
-  if (workers > 0 && tasks.length > 0) await runOnWorkers(tasks, workers, onResult, (columns) => table.importColumns(columns));
+  if (workers > 0 && tasks.length > 0) {
+    await runOnWorkers(tasks, workers, onResult, (columns, flowsToCome) => {
+      // Room for every flow up front (flows seen by several workers are counted twice, a few).
+      table.reserve(table.flowCount + columns.length + flowsToCome);
+      table.importColumns(columns);
+    });
+  }
   else for (const task of tasks) onResult(await runScanTask(task, table));
 
   // Put parts back in file order; number lines across the parts of a file.

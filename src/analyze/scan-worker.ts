@@ -1,5 +1,5 @@
 // Analyze stage, hot path: the worker thread. Folds the ScanTasks it is given into one FlowTable
-// and answers each with its counts and issues; at the end it sends the flows as columns.
+// and answers each with its counts and issues; at the end it sends the flows as columns, slice by slice.
 
 import { parentPort } from 'node:worker_threads';
 import { FlowTable } from './flow-table.js';
@@ -7,15 +7,20 @@ import { runScanTask, type ScanTask } from './scan-task.js';
 
 const table = new FlowTable();
 
-parentPort!.on('message', (message: { id: number; task?: ScanTask }) => {
+// Flows are handed over in slices: the worker never holds a second copy of all of them.
+const SLICE_FLOWS = 1 << 17;
+
+parentPort!.on('message', (message: { id: number; task?: ScanTask; slice?: number }) => {
   if (!message.task) {
-    const columns = table.exportColumns();
+    const from = (message.slice ?? 0) * SLICE_FLOWS;
+    const to = Math.min(table.flowCount, from + SLICE_FLOWS);
+    const columns = table.exportColumns(from, to);
     const transfer = Object.values(columns).filter((v): v is Int32Array | Float64Array => ArrayBuffer.isView(v)).map((v) => v.buffer as ArrayBuffer);
-    parentPort!.postMessage({ id: message.id, columns }, transfer);
+    parentPort!.postMessage({ id: message.id, columns, last: to >= table.flowCount }, transfer);
     return;
   }
   runScanTask(message.task, table).then(
-    (result) => parentPort!.postMessage({ id: message.id, result }),
+    (result) => parentPort!.postMessage({ id: message.id, result, flowCount: table.flowCount }),
     (error: unknown) => parentPort!.postMessage({ id: message.id, error: (error as Error).stack ?? String(error) }),
   );
 });

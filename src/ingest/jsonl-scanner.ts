@@ -14,7 +14,7 @@ declare global {
   namespace WebAssembly {
     class Module { constructor(bytes: Uint8Array) }
     class Instance { constructor(module: Module, imports: object); readonly exports: unknown }
-    interface Memory { readonly buffer: ArrayBuffer }
+    class Memory { constructor(descriptor: { initial: number; maximum?: number }); readonly buffer: ArrayBuffer; grow(pages: number): number }
   }
 }
 
