@@ -156,16 +156,16 @@ class Utf8Builder {
  * column): values numbered in order of first use, so the same rows give the same bytes.
  */
 class SharedDictionary {
-  readonly #slot = new Map<number, number>();
+  readonly #slot: Int32Array; // value id → dictionary index, −1 until seen
   readonly #values: string[] = [];
   #vector: Vector | undefined;
   readonly #texts: readonly string[];
   readonly #id: number;
-  constructor(texts: readonly string[], id: number) { this.#texts = texts; this.#id = id; }
+  constructor(texts: readonly string[], id: number) { this.#texts = texts; this.#id = id; this.#slot = new Int32Array(texts.length).fill(-1); }
 
   /** Numbers value `id` if it is new (call in row order, before any batch is made). */
   see(id: number): void {
-    if (!this.#slot.has(id)) { this.#slot.set(id, this.#values.length); this.#values.push(this.#texts[id]!); }
+    if (this.#slot[id] === -1) { this.#slot[id] = this.#values.length; this.#values.push(this.#texts[id]!); }
   }
 
   /** Dictionary-encoded data of the values `ids`. */
@@ -173,7 +173,9 @@ class SharedDictionary {
     // A fixed id: apache-arrow otherwise numbers dictionaries from a process-wide counter, and the
     // bytes would differ from run to run.
     this.#vector ??= makeVector(utf8Data(this.#values));
-    return makeData({ type: new Dictionary(new Utf8(), new Int32(), this.#id), length: ids.length, nullCount: 0, data: Int32Array.from(ids, (id) => this.#slot.get(id)!), dictionary: this.#vector });
+    const indices = new Int32Array(ids.length);
+    for (let k = 0; k < ids.length; k++) indices[k] = this.#slot[ids[k]!]!;
+    return makeData({ type: new Dictionary(new Utf8(), new Int32(), this.#id), length: ids.length, nullCount: 0, data: indices, dictionary: this.#vector });
   }
 }
 
@@ -322,7 +324,9 @@ export function writeSnapshot(c: FlowColumns, write: (chunk: Uint8Array) => void
     const m = rows.length;
     const part = (list: { listOffsets: Int32Array; items: Int32Array }): { listOffsets: Int32Array; items: Int32Array } => {
       const base = list.listOffsets[r0]!;
-      return { listOffsets: Int32Array.from(list.listOffsets.subarray(r0, r1 + 1), (o) => o - base), items: list.items.subarray(base, list.listOffsets[r1]!) };
+      const listOffsets = new Int32Array(m + 1);
+      for (let r = 0; r <= m; r++) listOffsets[r] = list.listOffsets[r0 + r]! - base;
+      return { listOffsets, items: list.items.subarray(base, list.listOffsets[r1]!) };
     };
     const d = part(days);
     const res = part(resources);
