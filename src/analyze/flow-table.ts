@@ -221,7 +221,7 @@ export class FlowTable {
     const days = x === 0 ? null : this.#extras[x - 1]!.days;
     const day0 = this.#i32[f * INTS + I_DAY0]!;
     const run = this.#f64[f * STRIDE + F_DAY0_HITS]!;
-    if (!days) return new Map([[day0, run]]);
+    if (!days) return new Map<number, number>().set(day0, run);
     const all = new Map(days);
     all.set(day0, (all.get(day0) ?? 0) + run);
     return all;
@@ -382,22 +382,26 @@ export class FlowTable {
       if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
       const [perimeter, profile, category] = key;
       const code = this.#peer(f);
-      const { kind: peerKind, text: peer } = peerOfCode(code, s);
+      const peerKind: PeerKind = code < RESOURCE ? 'ip' : code < FQDN ? 'resource' : code < NONE ? 'fqdn' : 'none';
+      const peer = code < TEXT_IP ? formatIPv4(code) : code < NONE ? s[code % WORD]! : '';
       const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
+      // Collections filled one by one: no arrays made per flow on the way (a large run has many).
       const resources = new Set<string>();
       if (this.#i32[f * INTS + I_RES0]! >= 0) resources.add(s[this.#i32[f * INTS + I_RES0]!]!);
       if (e?.res) for (const r of e.res) resources.add(s[r]!);
       const matchedRules = new Map<string, number>();
       if (e?.rules) for (const [r, h] of e.rules) matchedRules.set(s[r]!, h);
       else if (this.#i32[f * INTS + I_RULE0]! >= 0) matchedRules.set(s[this.#i32[f * INTS + I_RULE0]!]!, this.#f64[f * STRIDE + F_RULE0_HITS]!);
+      const sourceIps = new Set<string>();
+      if (e?.ips) for (const ip of e.ips) sourceIps.add(ipText(ip));
+      const operations = new Set<string>();
+      if (e?.ops) for (const o of e.ops) operations.add(s[o]!);
+      else if (this.#i32[f * INTS + I_OP0]! >= 0) operations.add(s[this.#i32[f * INTS + I_OP0]!]!);
       const flow: Flow = {
         perimeterId: s[perimeter]!, profile: s[profile]!, category: categories[category]!.name, peerKind, peer,
         hits: this.#f64[f * STRIDE + F_HITS]!, firstSeen: this.#f64[f * STRIDE + F_FIRST]!, lastSeen: this.#f64[f * STRIDE + F_LAST]!,
-        dayHits: this.#dayHits(f),
-        resources, matchedRules,
-        sourceIps: new Set(e?.ips ? [...e.ips].map(ipText) : []),
-        operations: new Set(this.#ops(f).map((o) => s[o]!)),
+        dayHits: this.#dayHits(f), resources, matchedRules, sourceIps, operations,
       };
       flows.set(flowKeyString(flow), flow);
     }

@@ -430,7 +430,10 @@ function batchColumns(batch: RecordBatch, path: string, rowBase: number): FlowCo
   const textIds = (d: Data): Int32Array => {
     if (d.dictionary) {
       const values = Array.from(d.dictionary.toArray() as ArrayLike<string>, intern);
-      return Int32Array.from(d.values as Int32Array, (k) => values[k]!);
+      const indices = d.values as Int32Array;
+      const ids = new Int32Array(indices.length);
+      for (let k = 0; k < indices.length; k++) ids[k] = values[indices[k]!]!;
+      return ids;
     }
     const offsets = d.valueOffsets as Int32Array;
     const data = d.values as Uint8Array;
@@ -454,7 +457,12 @@ function batchColumns(batch: RecordBatch, path: string, rowBase: number): FlowCo
   const times = (d: Data): Float64Array => {
     const v = d.values as BigInt64Array | Int32Array;
     // Older arrow builds keep 64-bit values as pairs of 32-bit words.
-    return v instanceof BigInt64Array ? Float64Array.from(v, (x) => Number(x)) : Float64Array.from({ length: d.length }, (_, i) => v[2 * i]! + v[2 * i + 1]! * 4294967296);
+    const out = new Float64Array(d.length);
+    // Read as 32-bit words either way: no BigInt made per row.
+    const words = v instanceof BigInt64Array ? new Int32Array(v.buffer, v.byteOffset, v.length * 2) : v;
+    if (v instanceof BigInt64Array && !LITTLE_ENDIAN) for (let i = 0; i < d.length; i++) out[i] = Number(v[i]!);
+    else for (let i = 0; i < d.length; i++) out[i] = (words[2 * i]! >>> 0) + words[2 * i + 1]! * 4294967296;
+    return out;
   };
 
   const n = batch.numRows;

@@ -248,12 +248,14 @@ function storageSources(args: Record<string, unknown>, deps: CliDeps, hooks: Rem
 
 /** The profiles a summary holds flows of, for existingFromAzure(). */
 export function seenProfiles(summary: FlowSummary): ProfileRef[] {
-  const seen = new Map<string, ProfileRef>();
+  // Keyed by perimeter, then profile: no key string made per flow (a large summary has many).
+  const seen = new Map<string, Map<string, ProfileRef>>();
   for (const flow of summary.flows.values()) {
-    const key = `${flow.perimeterId}/profiles/${flow.profile}`;
-    if (!seen.has(key)) seen.set(key, { perimeterId: flow.perimeterId, profile: flow.profile });
+    let profiles = seen.get(flow.perimeterId);
+    if (!profiles) { profiles = new Map(); seen.set(flow.perimeterId, profiles); }
+    if (!profiles.has(flow.profile)) profiles.set(flow.profile, { perimeterId: flow.perimeterId, profile: flow.profile });
   }
-  return [...seen.values()].sort((a, b) => (a.perimeterId + a.profile < b.perimeterId + b.profile ? -1 : 1));
+  return [...seen.values()].flatMap((p) => [...p.values()]).sort((a, b) => (a.perimeterId + a.profile < b.perimeterId + b.profile ? -1 : 1));
 }
 
 /**

@@ -64,14 +64,17 @@ interface ProfileGroup {
 }
 
 function groupByProfile(summary: FlowSummary): ProfileGroup[] {
-  const groups = new Map<string, ProfileGroup>();
+  // Keyed by perimeter, then profile: no key string made per flow (a large summary has many).
+  const groups = new Map<string, Map<string, ProfileGroup>>();
   for (const flow of summary.flows.values()) {
-    const key = `${flow.perimeterId}\u0001${flow.profile}`;
-    let g = groups.get(key);
-    if (!g) { g = { perimeterId: flow.perimeterId, profile: flow.profile, flows: [] }; groups.set(key, g); }
+    let byProfile = groups.get(flow.perimeterId);
+    if (!byProfile) { byProfile = new Map(); groups.set(flow.perimeterId, byProfile); }
+    let g = byProfile.get(flow.profile);
+    if (!g) { g = { perimeterId: flow.perimeterId, profile: flow.profile, flows: [] }; byProfile.set(flow.profile, g); }
     g.flows.push(flow);
   }
-  return [...groups.entries()].sort((a, b) => byCodeUnit(a[0], b[0])).map(([, g]) => g);
+  return [...groups.values()].flatMap((p) => [...p.values()])
+    .map((g) => ({ key: `${g.perimeterId}\u0001${g.profile}`, g })).sort((a, b) => byCodeUnit(a.key, b.key)).map(({ g }) => g);
 }
 
 /**
