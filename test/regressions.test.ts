@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RecordBatch, Schema, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
+import { Float64, RecordBatch, Schema, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { FlowTable } from '../src/analyze/flow-table.js';
 import { addRecord, emptySummary, snapshotBytes } from '../src/analyze/index.js';
 import { lookupCategory } from '../src/model/category.js';
@@ -53,6 +53,22 @@ describe('review findings', () => {
     const r = await runCli('recommend', '--flows', join(dir, 'edited.arrow'), '-q');
     expect(r.code).toBe(0);
     expect(r.out).not.toContain('203.0.113.66');
+  });
+
+  it('a snapshot whose hits are not the sum of its hits per day is refused, not merged', async () => {
+    const dir = tempDir();
+    const s = emptySummary();
+    addRecord(s, record({ peer: '203.0.113.67' }));
+    const table = tableFromIPC(snapshotBytes(s));
+    const columns = Object.fromEntries(table.schema.fields.map((f) => [f.name, f.name === 'hits'
+      ? vectorFromArray([999], new Float64())
+      : table.getChild(f.name)!]));
+    const edited = new Table(columns);
+    const schema = new Schema(edited.schema.fields, table.schema.metadata);
+    writeFileSync(join(dir, 'edited.arrow'), tableToIPC(new Table(schema, edited.batches.map((b) => new RecordBatch(schema, b.data))), 'file'));
+    const r = await runCli('recommend', '--flows', join(dir, 'edited.arrow'), '-q');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('are not the sum of the hits per day');
   });
 
   it('a same-perimeter caller admitted by an IP rule is not reported as denied', () => {

@@ -26,7 +26,10 @@ export class Interner {
  * second resource, rule, operation, or with caller IPs (most flows of a large run never need one).
  */
 interface Extra {
+  /** Hits per day of the days before the current run. */
   days: Map<number, number> | null;
+  /** The hits in `days`. */
+  moved: number;
   res: Set<number> | null;
   rules: Map<number, number> | null;
   ips: Set<number> | null;
@@ -43,11 +46,11 @@ const NONE = 2 ** 35;
 const WORD = 2 ** 32;
 
 // A flow's record: STRIDE doubles; the integer fields in the first four (INTS int32 per record).
-const STRIDE = 9;
+const STRIDE = 8;
 const INTS = STRIDE * 2;
 const I_GROUP = 0; const I_HI = 1; const I_LO = 2; const I_DAY0 = 3; const I_RES0 = 4; const I_RULE0 = 5; const I_OP0 = 6; const I_EXTRA = 7;
 const WASM_PAGE = 65_536;
-const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_DAY0_HITS = 7; const F_RULE0_HITS = 8;
+const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
 
 /** Code of a caller IP kept beside a resource peer: IPv4 as its number, others as interned text. */
 export function ipCode(interner: Interner, text: string, v4: number): number {
@@ -146,7 +149,7 @@ export class FlowTable {
         if (f === this.#capacity) this.#growColumns();
         this.#i32[f * INTS + I_GROUP] = group; this.#i32[f * INTS + I_HI] = hi; this.#i32[f * INTS + I_LO] = lo;
         this.#f64[f * STRIDE + F_HITS] = 0; this.#f64[f * STRIDE + F_FIRST] = Infinity; this.#f64[f * STRIDE + F_LAST] = -Infinity;
-        this.#i32[f * INTS + I_DAY0] = -1; this.#f64[f * STRIDE + F_DAY0_HITS] = 0; this.#i32[f * INTS + I_RES0] = -1; this.#i32[f * INTS + I_RULE0] = -1; this.#f64[f * STRIDE + F_RULE0_HITS] = 0;
+        this.#i32[f * INTS + I_DAY0] = -1; this.#i32[f * INTS + I_RES0] = -1; this.#i32[f * INTS + I_RULE0] = -1; this.#f64[f * STRIDE + F_RULE0_HITS] = 0;
         this.#i32[f * INTS + I_OP0] = -1; this.#i32[f * INTS + I_EXTRA] = 0;
         slots[i] = f + 1;
         if (this.#count * 2 > slots.length) this.#growSlots();
@@ -194,35 +197,38 @@ export class FlowTable {
   #extra(f: number): Extra {
     const x = this.#i32[f * INTS + I_EXTRA]!;
     if (x !== 0) return this.#extras[x - 1]!;
-    const extra: Extra = { days: null, res: null, rules: null, ips: null, ops: null };
+    const extra: Extra = { days: null, moved: 0, res: null, rules: null, ips: null, ops: null };
     this.#extras.push(extra);
     this.#i32[f * INTS + I_EXTRA] = this.#extras.length;
     return extra;
   }
 
   /**
-   * Adds hits on a day. The record keeps a run of hits on one day (rows of a flow mostly come in
-   * time order); a row on another day moves the run into a Map, made at the second distinct day.
+   * Adds hits on a day (already counted in the flow's hits). The record keeps the day of the
+   * current run (rows of a flow mostly come in time order); a row on another day moves the run
+   * into a Map, made at the second distinct day. The run's hits are the flow's hits less those
+   * moved, so a record needs no field for them (64 bytes: one cache line).
    */
   #addDay(f: number, day: number, hits: number): void {
     const at = f * INTS + I_DAY0;
     const day0 = this.#i32[at]!;
-    const run = f * STRIDE + F_DAY0_HITS;
-    if (day0 === day || day0 === -1) { this.#i32[at] = day; this.#f64[run] = this.#f64[run]! + hits; return; }
-    const days = (this.#extra(f).days ??= new Map());
-    days.set(day0, (days.get(day0) ?? 0) + this.#f64[run]!);
+    if (day0 === day || day0 === -1) { this.#i32[at] = day; return; }
+    const extra = this.#extra(f);
+    const run = this.#f64[f * STRIDE + F_HITS]! - hits - extra.moved;
+    const days = (extra.days ??= new Map());
+    days.set(day0, (days.get(day0) ?? 0) + run);
+    extra.moved += run;
     this.#i32[at] = day;
-    this.#f64[run] = hits;
   }
 
   /** Hits per day of flow `f`: the days moved to its Map plus the current run. */
   #dayHits(f: number): Map<number, number> {
     const x = this.#i32[f * INTS + I_EXTRA]!;
-    const days = x === 0 ? null : this.#extras[x - 1]!.days;
+    const extra = x === 0 ? null : this.#extras[x - 1]!;
     const day0 = this.#i32[f * INTS + I_DAY0]!;
-    const run = this.#f64[f * STRIDE + F_DAY0_HITS]!;
-    if (!days) return new Map<number, number>().set(day0, run);
-    const all = new Map(days);
+    const run = this.#f64[f * STRIDE + F_HITS]! - (extra?.moved ?? 0);
+    if (!extra?.days) return new Map<number, number>().set(day0, run);
+    const all = new Map(extra.days);
     all.set(day0, (all.get(day0) ?? 0) + run);
     return all;
   }
@@ -331,7 +337,7 @@ export class FlowTable {
       const x = this.#i32[f * INTS + I_EXTRA]!;
       const e = x === 0 ? null : this.#extras[x - 1]!;
       if (e?.days) for (const [day, hits] of this.#dayHits(f)) { c.days[d] = day; c.dayHits[d++] = hits; }
-      else { c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = this.#f64[f * STRIDE + F_DAY0_HITS]!; }
+      else { c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = this.#f64[f * STRIDE + F_HITS]!; }
       if (this.#i32[f * INTS + I_RES0]! >= 0) c.res[r++] = this.#i32[f * INTS + I_RES0]!;
       if (e?.res) for (const v of e.res) c.res[r++] = v;
       if (e?.rules) for (const [rule, hits] of e.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
@@ -360,10 +366,14 @@ export class FlowTable {
       const peer = code(cols.peer[i]!);
       const hi = Math.floor(peer / WORD);
       const f = this.#flowFor(group, hi, (peer - hi * WORD) | 0);
-      this.#f64[f * STRIDE + F_HITS] = this.#f64[f * STRIDE + F_HITS]! + cols.hits[i]!;
+
       if (first < this.#f64[f * STRIDE + F_FIRST]!) this.#f64[f * STRIDE + F_FIRST] = first;
       if (last > this.#f64[f * STRIDE + F_LAST]!) this.#f64[f * STRIDE + F_LAST] = last;
-      for (let k = cols.dayOffsets[i]!; k < cols.dayOffsets[i + 1]!; k++) this.#addDay(f, cols.days[k]!, cols.dayHits[k]!);
+      // A flow's hits are the sum of its days' (snapshots are checked for it when read).
+      for (let k = cols.dayOffsets[i]!; k < cols.dayOffsets[i + 1]!; k++) {
+        this.#f64[f * STRIDE + F_HITS] = this.#f64[f * STRIDE + F_HITS]! + cols.dayHits[k]!;
+        this.#addDay(f, cols.days[k]!, cols.dayHits[k]!);
+      }
       for (let k = cols.resOffsets[i]!; k < cols.resOffsets[i + 1]!; k++) this.#addResource(f, remap[cols.res[k]!]!);
       for (let k = cols.ruleOffsets[i]!; k < cols.ruleOffsets[i + 1]!; k++) this.#addRule(f, remap[cols.rules[k]!]!, cols.ruleHits[k]!);
       for (let k = cols.ipOffsets[i]!; k < cols.ipOffsets[i + 1]!; k++) (this.#extra(f).ips ??= new Set()).add(code(cols.ips[k]!));

@@ -6,7 +6,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { MAX_LINE_BYTES } from '../ingest/byte-source.js';
 import { JsonlFolder } from './scan-jsonl.js';
 
-const BLOCK = 4 << 20;
+// Blocks small enough to stay in a core's L2 cache between the read and the scan.
+const BLOCK = 1 << 20;
 
 /** Lines of a range: those whose first byte lies in [start, end). */
 export interface ByteRange { start: number; end: number }

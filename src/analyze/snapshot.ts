@@ -525,11 +525,18 @@ function batchColumns(batch: RecordBatch, path: string, rowBase: number): FlowCo
   };
   sameShape(days.offsets, dayHits.offsets, 'days');
   sameShape(rules.offsets, ruleHits.offsets, 'matchedRules');
+  const hits = numbers(get('hits'));
+  const perDay = numbers(dayHits.child);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let k = days.offsets[i]!; k < days.offsets[i + 1]!; k++) sum += perDay[k]!;
+    if (sum !== hits[i] || days.offsets[i + 1] === days.offsets[i]) throw bad(`hits (${hits[i]}) are not the sum of the hits per day (${sum})`, i);
+  }
   return {
     strings, length: n,
     perimeter: textIds(get('perimeterId')), profile: textIds(get('profile')), category, peer,
-    hits: numbers(get('hits')), first: times(get('firstSeen')), last: times(get('lastSeen')),
-    dayOffsets: days.offsets, days: Int32Array.from(days.child.values as Int32Array), dayHits: numbers(dayHits.child),
+    hits, first: times(get('firstSeen')), last: times(get('lastSeen')),
+    dayOffsets: days.offsets, days: Int32Array.from(days.child.values as Int32Array), dayHits: perDay,
     resOffsets: resources.offsets, res: textIds(resources.child),
     ruleOffsets: rules.offsets, rules: textIds(rules.child), ruleHits: numbers(ruleHits.child),
     ipOffsets: ips.offsets, ips: ipCodes, opOffsets: ops.offsets, ops: textIds(ops.child),
