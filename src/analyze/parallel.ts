@@ -92,7 +92,7 @@ function workerUrl(): URL {
  */
 async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onFlows: (columns: FlowColumns, flowsToCome: number) => void): Promise<void> {
   let next = 0;
-  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } }));
+  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
   const flowCounts = pool.map(() => 0);
   try {
     const idle: Worker[] = [];

@@ -3,7 +3,7 @@
 // fast path cannot vouch for takes the careful path (JSON.parse → rowsOfValue → normalizeRow),
 // which also produces every issue, so both paths give the same flows and the same issues.
 
-import { lookupCategory, categories, type CategoryInfo } from '../model/category.js';
+import { lookupCategory, categories } from '../model/category.js';
 import type { IssueCode } from '../model/issue.js';
 import { formatAddress, parseIPv4Bytes, parseLoggedIp } from '../model/ip.js';
 import { rowsOfValue } from '../ingest/jsonl.js';
@@ -31,14 +31,42 @@ export interface LineIssue { code: IssueCode; line: number; message: string }
 
 const INVALID = -1;
 
+const UNKNOWN = -2;
+
+/** A map from interned id to a number, as a typed array (ids are dense), UNKNOWN when not set. */
+class IdMap {
+  values = new Int32Array(1024).fill(UNKNOWN);
+  get(id: number): number { return id < this.values.length ? this.values[id]! : UNKNOWN; }
+  set(id: number, value: number): void {
+    if (id >= this.values.length) {
+      const grown = new Int32Array(Math.max(id + 1, this.values.length * 2)).fill(UNKNOWN);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[id] = value;
+  }
+}
+
 /**
- * One scanner per flow table (its interned ids map onto the table's interner), made on first use:
- * a worker folds every task into one table, so it instantiates the scanner once.
+ * What folding lines into one flow table keeps between files and ranges: the scanner (its text
+ * ids are the table's to map) and every canonical form by interned id. Made on first use; a
+ * worker folds all its tasks into one table, so it is made once per worker.
  */
-const scanners = new WeakMap<FlowTable, { scanner: LineScanner; rawOfKey: { ids: Int32Array } }>();
-function scannerFor(table: FlowTable): { scanner: LineScanner; rawOfKey: { ids: Int32Array } } {
-  let s = scanners.get(table);
-  if (!s) { s = { scanner: new LineScanner(), rawOfKey: { ids: new Int32Array(1024).fill(-1) } }; scanners.set(table, s); }
+interface FoldState {
+  scanner: LineScanner;
+  /** Scanner text id → raw interned id. */
+  rawOfKey: IdMap;
+  /** Raw id → category index, or INVALID. */
+  categoryOf: IdMap;
+  perimeterOf: IdMap; lowerOf: IdMap; resourceOf: IdMap; fqdnOf: IdMap;
+}
+const foldStates = new WeakMap<FlowTable, FoldState>();
+function foldStateFor(table: FlowTable): FoldState {
+  let s = foldStates.get(table);
+  if (!s) {
+    s = { scanner: new LineScanner(), rawOfKey: new IdMap(), categoryOf: new IdMap(), perimeterOf: new IdMap(), lowerOf: new IdMap(), resourceOf: new IdMap(), fqdnOf: new IdMap() };
+    foldStates.set(table, s);
+  }
   return s;
 }
 
@@ -48,20 +76,15 @@ export class JsonlFolder {
   readonly counts: ScanCounts = emptyCounts();
   /** The byte scanner: lines are scanned in its memory (file blocks are read straight into it). */
   readonly scanner: LineScanner;
-  // Scanner text id → raw interned id in the table (-1 until first used).
-  readonly #rawOfKey: { ids: Int32Array };
+  readonly #state: FoldState;
   readonly #decoder = new TextDecoder();
-  readonly #categoryOf: (CategoryInfo & { index: number } | null | undefined)[] = [];
-  readonly #perimeterOf: number[] = [];
-  readonly #lowerOf: number[] = [];
-  readonly #resourceOf: number[] = [];
-  readonly #fqdnOf: number[] = [];
   readonly #onIssue: (issue: LineIssue) => void;
 
   constructor(table: FlowTable, onIssue: (issue: LineIssue) => void) {
     this.table = table;
     this.#onIssue = onIssue;
-    ({ scanner: this.scanner, rawOfKey: this.#rawOfKey } = scannerFor(table));
+    this.#state = foldStateFor(table);
+    this.scanner = this.#state.scanner;
   }
 
   /** Folds one line `buf[start, end)` (no newline) numbered `line`. */
@@ -135,15 +158,10 @@ export class JsonlFolder {
     // Padded values are trimmed by the careful path; leave them to it.
     if (bytes[s]! <= 0x20 || bytes[e - 1]! <= 0x20) return NaN;
     const key = sc.key[f]!;
-    let raw = key < this.#rawOfKey.ids.length ? this.#rawOfKey.ids[key]! : -1;
-    if (raw < 0) {
+    let raw = this.#state.rawOfKey.get(key);
+    if (raw === UNKNOWN) {
       raw = this.table.interner.id(this.#decoder.decode(bytes.subarray(s, e)));
-      if (key >= this.#rawOfKey.ids.length) {
-        const ids = new Int32Array(Math.max(key + 1, this.#rawOfKey.ids.length * 2)).fill(-1);
-        ids.set(this.#rawOfKey.ids);
-        this.#rawOfKey.ids = ids;
-      }
-      this.#rawOfKey.ids[key] = raw;
+      this.#state.rawOfKey.set(key, raw);
     }
     return raw;
   }
@@ -163,19 +181,20 @@ export class JsonlFolder {
    * Interned canonical form of a raw value (`canonicalize` returns '' when there is none: then
    * INVALID), cached by raw id. `canonicalize` is a module function: nothing is allocated per call.
    */
-  #canonical(cache: number[], raw: number, canonicalize: (text: string) => string): number {
-    let v = cache[raw];
-    if (v === undefined) {
+  #canonical(cache: IdMap, raw: number, canonicalize: (text: string) => string): number {
+    let v = cache.get(raw);
+    if (v === UNKNOWN) {
       const c = canonicalize(this.table.interner.strings[raw]!);
-      v = cache[raw] = c === '' ? INVALID : this.table.interner.id(c);
+      v = c === '' ? INVALID : this.table.interner.id(c);
+      cache.set(raw, v);
     }
     return v;
   }
 
-  #perimeter(raw: number): number { return this.#canonical(this.#perimeterOf, raw, canonicalPerimeterId); }
-  #lower(raw: number): number { return this.#canonical(this.#lowerOf, raw, toLowerCase); }
-  #resource(raw: number): number { return this.#canonical(this.#resourceOf, raw, canonicalResourceId); }
-  #fqdn(raw: number): number { return this.#canonical(this.#fqdnOf, raw, canonicalFqdn); }
+  #perimeter(raw: number): number { return this.#canonical(this.#state.perimeterOf, raw, canonicalPerimeterId); }
+  #lower(raw: number): number { return this.#canonical(this.#state.lowerOf, raw, toLowerCase); }
+  #resource(raw: number): number { return this.#canonical(this.#state.resourceOf, raw, canonicalResourceId); }
+  #fqdn(raw: number): number { return this.#canonical(this.#state.fqdnOf, raw, canonicalFqdn); }
 
   /** The fast path. @returns false to send the line the careful way (nothing added then) */
   #fast(): boolean {
@@ -201,13 +220,14 @@ export class JsonlFolder {
     // category
     const catRaw = this.#text(Field.Category);
     if (!(catRaw >= 0)) return false;
-    let category = this.#categoryOf[catRaw];
-    if (category === undefined) {
+    let categoryIndex = this.#state.categoryOf.get(catRaw);
+    if (categoryIndex === UNKNOWN) {
       const info = lookupCategory(interner.strings[catRaw]!);
-      category = info ? { ...info, index: categories.indexOf(info) } : null;
-      this.#categoryOf[catRaw] = category;
+      categoryIndex = info ? categories.indexOf(info) : INVALID;
+      this.#state.categoryOf.set(catRaw, categoryIndex);
     }
-    if (category === null) return false;
+    if (categoryIndex === INVALID) return false;
+    const category = categories[categoryIndex]!;
     // time: TimeGenerated before time
     let timeField = Field.TimeGenerated;
     if (sc.kind[Field.TimeGenerated] !== ValueKind.String || sc.start[Field.TimeGenerated] === sc.end[Field.TimeGenerated]) timeField = Field.Time;
@@ -281,7 +301,7 @@ export class JsonlFolder {
     const resource = resRaw >= 0 ? this.#resource(resRaw) : -1;
     if (ruleRaw >= 0 && interner.strings[ruleRaw]!.startsWith('{')) return false;
 
-    this.table.addParts(this.table.group(perimeter, profile, category.index), peerHi, peerLo, day, msOfDay, endDay, endMsOfDay, count,
+    this.table.addParts(this.table.group(perimeter, profile, categoryIndex), peerHi, peerLo, day, msOfDay, endDay, endMsOfDay, count,
       resource, ruleRaw, callerHi, callerHi >= 0 ? ipLo : 0, opRaw);
     this.counts.rowsRead++;
     this.counts.rowsUsed++;
