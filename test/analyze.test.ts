@@ -129,6 +129,32 @@ describe('FlowSummary', () => {
     expect(Buffer.from(snapshotBytesFromTable(back)).equals(Buffer.from(bytes))).toBe(true);
   });
 
+  it('takes over a table handed from another thread, or merges it into one that holds flows', async () => {
+    const { FlowTable } = await import('../src/analyze/flow-table.js');
+    const records = await estateRecords();
+    const fill = (t: InstanceType<typeof FlowTable>, part: number): void => { records.forEach((r, k) => { if (k % 3 === part) t.addRecord(r); }); };
+    const json = (t: InstanceType<typeof FlowTable>): string => JSON.stringify(summaryToJSON(t.toSummary()));
+    const whole = new FlowTable();
+    for (const r of records) whole.addRecord(r);
+
+    const handed = new FlowTable({ shared: true });
+    fill(handed, 0); fill(handed, 1); fill(handed, 2);
+    const empty = new FlowTable();
+    empty.absorb(handed.handOver());
+    expect(json(empty)).toBe(json(whole));
+    empty.addRecord(records[0]!); // the adopted table goes on growing like any other
+    const plusOne = new FlowTable();
+    for (const r of [...records, records[0]!]) plusOne.addRecord(r);
+    expect(json(empty)).toBe(json(plusOne));
+
+    const other = new FlowTable({ shared: true });
+    fill(other, 1); fill(other, 2);
+    const holding = new FlowTable();
+    fill(holding, 0);
+    holding.absorb(other.handOver());
+    expect(json(holding)).toBe(json(whole));
+  });
+
   it('refuses an Arrow file that is not a snapshot', async () => {
     const { tableToIPC, tableFromArrays } = await import('apache-arrow');
     const path = join(mkdtempSync(join(tmpdir(), 'nspa-snap-')), 'other.arrow');

@@ -5,6 +5,7 @@
 
 import { DAY_MS, OPERATION_SAMPLE_SIZE, flowKeyString, type Flow, type FlowSummary } from '../model/flow-summary.js';
 import { categories } from '../model/category.js';
+import { NspError } from '../errors.js';
 import { formatIPv4 } from '../model/ip.js';
 import type { NspRecord, PeerKind } from '../model/record.js';
 
@@ -12,6 +13,13 @@ import type { NspRecord, PeerKind } from '../model/record.js';
 export class Interner {
   readonly strings: string[] = [];
   readonly #ids = new Map<string, number>();
+
+  /** An interner holding `strings` with their ids (their positions). */
+  static of(strings: readonly string[]): Interner {
+    const interner = new Interner();
+    for (const text of strings) interner.id(text);
+    return interner;
+  }
 
   id(text: string): number {
     let id = this.#ids.get(text);
@@ -25,7 +33,7 @@ export class Interner {
  * What a flow holds beyond one value per list: made only for flows seen on a second day, with a
  * second resource, rule, operation, or with caller IPs (most flows of a large run never need one).
  */
-interface Extra {
+export interface Extra {
   /** Hits per day of the days before the current run. */
   days: Map<number, number> | null;
   /** The hits in `days`. */
@@ -50,6 +58,8 @@ const STRIDE = 8;
 const INTS = STRIDE * 2;
 const I_GROUP = 0; const I_HI = 1; const I_LO = 2; const I_DAY0 = 3; const I_RES0 = 4; const I_RULE0 = 5; const I_OP0 = 6; const I_EXTRA = 7;
 const WASM_PAGE = 65_536;
+// Shared memories reserve their maximum up front: 2 GiB, 33 million flows.
+const MAX_SHARED_PAGES = 32_768;
 const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
 
 /** Code of a caller IP kept beside a resource peer: IPv4 as its number, others as interned text. */
@@ -57,27 +67,91 @@ export function ipCode(interner: Interner, text: string, v4: number): number {
   return v4 >= 0 ? v4 : TEXT_IP + interner.id(text);
 }
 
+/**
+ * A flow table's whole state, as one thread hands it to another: the records stay in their shared
+ * memory (not copied); the rest is small (pairs, strings, the few flows' extras).
+ */
+export interface FlowTableState {
+  memory: WebAssembly.Memory;
+  count: number;
+  capacity: number;
+  slots: Int32Array;
+  pairs: [number, number][];
+  strings: string[];
+  extras: Extra[];
+}
+
 export class FlowTable {
-  readonly interner = new Interner();
+  interner = new Interner();
   // (perimeter, profile) pairs get dense ids of their own: interned ids of any size never collide.
-  readonly #pairIds = new Map<number, Map<number, number>>();
-  readonly #pairs: [number, number][] = [];
+  #pairIds = new Map<number, Map<number, number>>();
+  #pairs: [number, number][] = [];
   readonly #categoryIndex = new Map(categories.map((c, i) => [c.name, i] as [string, number]));
   #lastPerimeter = -1; #lastProfile = -1; #lastPair = -1;
 
   // Flows live in columns indexed by flow number, found through an open-addressing table keyed
   // by (group, peer code split in two 32-bit words). No object per flow.
   #count = 0;
-  #slots = new Int32Array(1 << 12); // flow + 1; 0 = empty
-  // One record of STRIDE doubles per flow (a row touches one or two cache lines, not one per
-  // column): the first four doubles' bytes hold the integer fields, read through #i32.
-  // The records' buffer is a WebAssembly memory: it grows in place, so a large table never holds
-  // an outgrown copy of itself until the next major GC.
+  #slots: Int32Array = new Int32Array(1 << 12); // flow + 1; 0 = empty
+  // One record of STRIDE doubles per flow (64 bytes: a row touches one cache line): the first
+  // four doubles' bytes hold the integer fields, read through #i32. The records' buffer is a
+  // WebAssembly memory: it grows in place, so a large table never holds an outgrown copy of
+  // itself until the next major GC; a shared one can be handed to another thread without a copy.
   #capacity = 1 << 11;
-  readonly #memory = new WebAssembly.Memory({ initial: Math.ceil((this.#capacity * STRIDE * 8) / WASM_PAGE) });
-  #f64 = new Float64Array(this.#memory.buffer);
-  #i32 = new Int32Array(this.#memory.buffer);
+  #memory: WebAssembly.Memory;
+  #f64: Float64Array;
+  #i32: Int32Array;
   #extras: Extra[] = [];
+
+  /** `shared`: records in shared memory, so the table can be handed over (see handOver()). */
+  constructor(options: { shared?: boolean } = {}) {
+    const initial = Math.ceil((this.#capacity * STRIDE * 8) / WASM_PAGE);
+    this.#memory = new WebAssembly.Memory(options.shared ? { initial, maximum: MAX_SHARED_PAGES, shared: true } : { initial });
+    this.#f64 = new Float64Array(this.#memory.buffer);
+    this.#i32 = new Int32Array(this.#memory.buffer);
+  }
+
+  /**
+   * The table's state, for another thread to take over with absorb(); this table must not be
+   * used after. Only for a table made with `shared`.
+   */
+  handOver(): FlowTableState {
+    return { memory: this.#memory, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: this.#extras };
+  }
+
+  /**
+   * Takes the flows of a table handed over by another thread: an empty table takes over its
+   * state as it is (nothing copied but the small parts); otherwise its flows are merged in.
+   */
+  absorb(state: FlowTableState): void {
+    if (this.#count > 0 || this.interner.strings.length > 0) {
+      const other = new FlowTable();
+      other.#adopt(state);
+      this.reserve(this.#count + other.#count);
+      this.importColumns(other.exportColumns());
+      return;
+    }
+    this.#adopt(state);
+  }
+
+  #adopt(state: FlowTableState): void {
+    this.#memory = state.memory;
+    this.#f64 = new Float64Array(this.#memory.buffer);
+    this.#i32 = new Int32Array(this.#memory.buffer);
+    this.#count = state.count;
+    this.#capacity = state.capacity;
+    this.#slots = state.slots;
+    this.#pairs = state.pairs;
+    this.#pairIds = new Map();
+    state.pairs.forEach(([perimeter, profile], pair) => {
+      let byProfile = this.#pairIds.get(perimeter);
+      if (!byProfile) { byProfile = new Map(); this.#pairIds.set(perimeter, byProfile); }
+      byProfile.set(profile, pair);
+    });
+    this.#lastPerimeter = -1; this.#lastProfile = -1; this.#lastPair = -1;
+    this.interner = Interner.of(state.strings);
+    this.#extras = state.extras;
+  }
 
   /** Group id of (perimeter, profile, category); perimeter and profile are interned ids. */
   group(perimeterId: number, profileId: number, categoryIndex: number): number {
@@ -163,7 +237,13 @@ export class FlowTable {
   // Records grow by half (less unused room than doubling at a few million flows).
   #growColumns(capacity = Math.ceil(this.#capacity * 1.5)): void {
     const pages = Math.ceil((capacity * STRIDE * 8) / WASM_PAGE);
-    this.#memory.grow(pages - this.#memory.buffer.byteLength / WASM_PAGE);
+    try {
+      this.#memory.grow(pages - this.#memory.buffer.byteLength / WASM_PAGE);
+    } catch (error) {
+      throw new NspError('input-invalid', `Cannot hold ${capacity.toLocaleString('en-US')} distinct flows in one table: ${(error as Error).message}`, {
+        hint: 'Analyze the logs in parts (by perimeter or by week) and merge the snapshots with "analyze a.arrow b.arrow --out all.arrow"', cause: error,
+      });
+    }
     this.#capacity = Math.floor(this.#memory.buffer.byteLength / (STRIDE * 8));
     this.#f64 = new Float64Array(this.#memory.buffer);
     this.#i32 = new Int32Array(this.#memory.buffer);

@@ -1,16 +1,23 @@
 // Analyze stage, hot path: the worker thread. Folds the ScanTasks it is given into one FlowTable
-// and answers each with its counts and issues; at the end it sends the flows as columns, slice by slice.
+// and answers each with its counts and issues; at the end it hands over the whole table (records
+// in shared memory) or sends the flows as columns, slice by slice.
 
 import { parentPort } from 'node:worker_threads';
 import { FlowTable } from './flow-table.js';
 import { runScanTask, type ScanTask } from './scan-task.js';
 
-const table = new FlowTable();
+// Records in shared memory: the first worker to finish hands its whole table over without a copy.
+const table = new FlowTable({ shared: true });
 
 // Flows are handed over in slices: the worker never holds a second copy of all of them.
 const SLICE_FLOWS = 1 << 17;
 
-parentPort!.on('message', (message: { id: number; task?: ScanTask; slice?: number }) => {
+parentPort!.on('message', (message: { id: number; task?: ScanTask; slice?: number; whole?: boolean }) => {
+  if (message.whole) {
+    const state = table.handOver();
+    parentPort!.postMessage({ id: message.id, state }, [state.slots.buffer as ArrayBuffer]);
+    return;
+  }
   if (!message.task) {
     const from = (message.slice ?? 0) * SLICE_FLOWS;
     const to = Math.min(table.flowCount, from + SLICE_FLOWS);

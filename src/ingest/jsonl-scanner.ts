@@ -14,7 +14,7 @@ declare global {
   namespace WebAssembly {
     class Module { constructor(bytes: Uint8Array) }
     class Instance { constructor(module: Module, imports: object); readonly exports: unknown }
-    class Memory { constructor(descriptor: { initial: number; maximum?: number }); readonly buffer: ArrayBuffer; grow(pages: number): number }
+    class Memory { constructor(descriptor: { initial: number; maximum?: number; shared?: boolean }); readonly buffer: ArrayBuffer; grow(pages: number): number }
   }
 }
 
