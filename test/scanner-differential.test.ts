@@ -164,6 +164,22 @@ describe('fast path = careful path', () => {
     expect(one.carefulLines).toBe(a.issues.length);
   });
 
+  it('keeps scanning in place when its memory grows mid-block (many distinct names)', async () => {
+    const dir = tempDir();
+    // ~8 MB of distinct FQDNs: the scanner's interner outgrows its first memory while a block is being read.
+    const lines = Array.from({ length: 60_000 }, (_, i) => JSON.stringify({
+      time: '2026-11-02T08:00:00Z', resourceId: PERIMETER, category: 'NspPublicOutboundResourceRulesAllowed', count: 1 + (i % 3),
+      properties: { profile: 'p', destination: { fullyQualifiedDomainName: `h${i}.${'x'.repeat(60)}.${'y'.repeat(60)}.contoso.com` } },
+    }));
+    const path = join(dir, 'names.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const a = await careful([path]);
+    const b = await fast([path], { workers: 0 });
+    expect(b.carefulLines).toBe(0);
+    expect(b.summary).toBe(a.summary);
+    expect(b.accounts).toEqual(a.accounts);
+  });
+
   it('keeps lines longer than a byte range whole, in exactly one range', async () => {
     const dir = tempDir();
     const noise = 'x'.repeat(20_000);

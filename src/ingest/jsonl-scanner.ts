@@ -60,6 +60,7 @@ interface ScanExports {
   keyScratch(): number;
   addKey(ctx: number, length: number, target: number): void;
   scratch(n: number): number;
+  memoryGrew(): number;
   internedCount(): number;
   scan(start: number, end: number): number;
 }
@@ -128,7 +129,7 @@ export class LineScanner {
   /** Copies a line held elsewhere into the scanner's memory. @returns its address */
   place(buf: Uint8Array, start: number, end: number): number {
     const at = this.#x.scratch(end - start + SLACK);
-    if (this.#x.memory.buffer !== this.#buffer) this.#refresh();
+    if (this.#x.memoryGrew()) this.#refresh();
     this.bytes.set(buf.subarray(start, end), at);
     return at;
   }
@@ -138,9 +139,9 @@ export class LineScanner {
    * with the results filled in when the fast path applies, false for the careful path
    */
   scan(start: number, end: number): boolean {
-    const ok = this.#x.scan(start, end) === 1;
-    if (this.#x.memory.buffer !== this.#buffer) this.#refresh();
-    return ok;
+    const result = this.#x.scan(start, end);
+    if (result & 2) this.#refresh(); // the memory grew: views made before it are detached
+    return (result & 1) === 1;
   }
 
   /** Distinct texts interned so far: ids run from 0 in order of first sight. */

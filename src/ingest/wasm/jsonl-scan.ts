@@ -56,6 +56,16 @@ let arena: usize = 0;
 let arenaUsed: i32 = 0;
 let arenaCap: i32 = 0;
 
+// Set when the memory grew (the JavaScript side's views of it are then stale).
+let grew: i32 = 0;
+
+/** 1 once after the memory grew, then 0: tells the JavaScript side to renew its views. */
+export function memoryGrew(): i32 {
+  const g = grew;
+  grew = 0;
+  return g;
+}
+
 function alloc(bytes: i32): usize {
   const at = (heapTop + 15) & ~(<usize>15);
   const top = at + <usize>bytes + <usize>SLACK;
@@ -63,6 +73,7 @@ function alloc(bytes: i32): usize {
   if (top > have) {
     const pages = <i32>((top - have + 0xffff) >> 16);
     if (memory.grow(max(pages, <i32>(have >> 17))) < 0) unreachable();
+    grew = 1;
   }
   heapTop = top;
   return at;
@@ -370,9 +381,16 @@ function scanObject(p: usize, ctx: i32, depth: i32): i32 {
 
 /**
  * Scans the line `[start, end)` (addresses in this memory; SLACK readable bytes must follow).
- * @returns 1 with the results filled in, 0 when the careful path must take the line
+ * @returns 1 with the results filled in, 0 when the careful path must take the line; plus 2 when
+ * the memory grew meanwhile
  */
 export function scan(start: usize, end: usize): i32 {
+  grew = 0;
+  const ok = scanLine(start, end);
+  return ok | (grew << 1);
+}
+
+function scanLine(start: usize, end: usize): i32 {
   memory.fill(kinds, 0, FIELDS);
   lineEnd = end;
   sawMatched = 0;
