@@ -58,6 +58,7 @@ const STRIDE = 8;
 const INTS = STRIDE * 2;
 const I_GROUP = 0; const I_HI = 1; const I_LO = 2; const I_DAY0 = 3; const I_RES0 = 4; const I_RULE0 = 5; const I_OP0 = 6; const I_EXTRA = 7;
 const WASM_PAGE = 65_536;
+const ABSORB_SLICE = 1 << 17;
 // Shared memories reserve their maximum up front: 2 GiB, 33 million flows.
 const MAX_SHARED_PAGES = 32_768;
 const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
@@ -128,7 +129,8 @@ export class FlowTable {
       const other = new FlowTable();
       other.#adopt(state);
       this.reserve(this.#count + other.#count);
-      this.importColumns(other.exportColumns());
+      // In slices: never a second copy of all the other table's flows as columns.
+      for (let from = 0; from < other.#count; from += ABSORB_SLICE) this.importColumns(other.exportColumns(from, Math.min(other.#count, from + ABSORB_SLICE)));
       return;
     }
     this.#adopt(state);

@@ -9,7 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { detectFormat, type InputFile } from '../ingest/index.js';
 import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js';
-import { FlowTable, type FlowColumns, type FlowTableState } from './flow-table.js';
+import { FlowTable, type FlowTableState } from './flow-table.js';
 import { runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
 
 export interface AnalyzeFilesOptions {
@@ -87,70 +87,48 @@ function workerUrl(): URL {
 interface WorkerMessage {
   id: number;
   result?: TaskResult;
-  /** Flows the worker holds, sent with every task result. */
-  flowCount?: number;
   /** The worker's whole table (its records in shared memory). */
   state?: FlowTableState;
-  columns?: FlowColumns;
-  /** With columns: the worker's last slice. */
-  last?: boolean;
   error?: string;
 }
 
 /**
  * Runs tasks on a pool of workers, handing each result to `onResult` as it arrives. When every
- * task is done, the first worker hands over its whole table (`onTable`: nothing copied, its
- * records are in shared memory) and the others their flows in slices (`onFlows`, with the number
- * of flows still to come), one worker at a time, each ended before its last slice is merged.
+ * task is done, the workers hand over their whole tables one at a time (`onTable`: the records
+ * are in shared memory, nothing is copied), each ended before its table is merged, so its heap
+ * is freed first.
  */
-async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void,
-  onTable: (state: FlowTableState, flowsToCome: number) => void, onFlows: (columns: FlowColumns, flowsToCome: number) => void): Promise<void> {
+async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void): Promise<void> {
   let next = 0;
   const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
-  const flowCounts = pool.map(() => 0);
-  const toCome = (): number => flowCounts.reduce((a, b) => a + b, 0);
   try {
     await new Promise<void>((resolve, reject) => {
       let idle = 0;
       let handingOver = -1;
-      let slice = 0;
       const give = (worker: Worker): void => {
         if (next < tasks.length) { const id = next++; worker.postMessage({ id, task: tasks[id] }); return; }
         if (++idle === pool.length) handOver();
       };
       const handOver = (): void => {
         handingOver++;
-        slice = 0;
-        if (handingOver === pool.length) { resolve(); return; }
-        pool[handingOver]!.postMessage(handingOver === 0 ? { id: -1, whole: true } : { id: -1, slice });
+        if (handingOver === pool.length) resolve();
+        else pool[handingOver]!.postMessage({ id: -1 });
       };
-      const guarded = (step: () => void): (() => void) => () => {
-        try { step(); } catch (error) { reject(error as Error); }
-      };
-      pool.forEach((worker, w) => {
+      pool.forEach((worker) => {
         worker.on('message', (m: WorkerMessage) => {
           if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
           if (m.state) {
             const state = m.state;
-            flowCounts[w] = 0;
-            // Its records now belong to this thread: the worker is ended, its heap freed.
-            void worker.terminate().then(guarded(() => { onTable(state, toCome()); handOver(); }), reject);
+            void worker.terminate().then(() => {
+              try {
+                onTable(state);
+                handOver();
+              } catch (error) {
+                reject(error as Error);
+              }
+            }, reject);
             return;
           }
-          if (m.columns) {
-            const columns = m.columns;
-            flowCounts[w] = m.last ? 0 : Math.max(0, flowCounts[w]! - columns.length);
-            const merge = guarded(() => {
-              onFlows(columns, toCome());
-              if (m.last) handOver();
-              else worker.postMessage({ id: -1, slice: ++slice });
-            });
-            // A worker that has handed over its last slice is done: end it before merging, to free its heap.
-            if (m.last) void worker.terminate().then(merge, reject);
-            else merge();
-            return;
-          }
-          flowCounts[w] = m.flowCount ?? 0;
           onResult(m.result!);
           give(worker);
         });
@@ -179,14 +157,7 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
   };
   const table = options.into ?? new FlowTable();
   if (workers > 0 && tasks.length > 0) {
-    await runOnWorkers(tasks, workers, onResult, (state, flowsToCome) => {
-      table.absorb(state);
-      table.reserve(table.flowCount + flowsToCome);
-    }, (columns, flowsToCome) => {
-      // Room for every flow up front (flows seen by several workers are counted twice, a few).
-      table.reserve(table.flowCount + columns.length + flowsToCome);
-      table.importColumns(columns);
-    });
+    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state));
   } else {
     for (const task of tasks) onResult(await runScanTask(task, table));
   }
