@@ -33,7 +33,7 @@ export class Interner {
  * What a flow holds beyond one value per list: made only for flows seen on a second day, with a
  * second resource, rule, operation, or with caller IPs (most flows of a large run never need one).
  */
-export interface Extra {
+interface Extra {
   /** Hits per day of the days before the current run. */
   days: Map<number, number> | null;
   /** The hits in `days`. */
@@ -79,7 +79,66 @@ export interface FlowTableState {
   slots: Int32Array;
   pairs: [number, number][];
   strings: string[];
-  extras: Extra[];
+  extras: ExtrasColumns;
+}
+
+/** The flows' extras as typed arrays (sent between threads without a structured clone of each Map). */
+export interface ExtrasColumns {
+  /** Per extra: which of days, res, rules, ips, ops are set (bits 0–4). */
+  has: Uint8Array;
+  moved: Float64Array;
+  dayOffsets: Int32Array; days: Int32Array; dayHits: Float64Array;
+  resOffsets: Int32Array; res: Int32Array;
+  ruleOffsets: Int32Array; rules: Int32Array; ruleHits: Float64Array;
+  ipOffsets: Int32Array; ips: Float64Array;
+  opOffsets: Int32Array; ops: Int32Array;
+}
+
+function encodeExtras(extras: readonly Extra[]): ExtrasColumns {
+  const n = extras.length;
+  let nd = 0; let nr = 0; let nu = 0; let ni = 0; let no = 0;
+  for (const e of extras) { nd += e.days?.size ?? 0; nr += e.res?.size ?? 0; nu += e.rules?.size ?? 0; ni += e.ips?.size ?? 0; no += e.ops?.length ?? 0; }
+  const c: ExtrasColumns = {
+    has: new Uint8Array(n), moved: new Float64Array(n),
+    dayOffsets: new Int32Array(n + 1), days: new Int32Array(nd), dayHits: new Float64Array(nd),
+    resOffsets: new Int32Array(n + 1), res: new Int32Array(nr),
+    ruleOffsets: new Int32Array(n + 1), rules: new Int32Array(nu), ruleHits: new Float64Array(nu),
+    ipOffsets: new Int32Array(n + 1), ips: new Float64Array(ni), opOffsets: new Int32Array(n + 1), ops: new Int32Array(no),
+  };
+  let d = 0; let r = 0; let u = 0; let p = 0; let o = 0;
+  extras.forEach((e, k) => {
+    c.has[k] = (e.days ? 1 : 0) | (e.res ? 2 : 0) | (e.rules ? 4 : 0) | (e.ips ? 8 : 0) | (e.ops ? 16 : 0);
+    c.moved[k] = e.moved;
+    if (e.days) for (const [day, hits] of e.days) { c.days[d] = day; c.dayHits[d++] = hits; }
+    if (e.res) for (const x of e.res) c.res[r++] = x;
+    if (e.rules) for (const [rule, hits] of e.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
+    if (e.ips) for (const x of e.ips) c.ips[p++] = x;
+    if (e.ops) for (const x of e.ops) c.ops[o++] = x;
+    c.dayOffsets[k + 1] = d; c.resOffsets[k + 1] = r; c.ruleOffsets[k + 1] = u; c.ipOffsets[k + 1] = p; c.opOffsets[k + 1] = o;
+  });
+  return c;
+}
+
+function decodeExtras(c: ExtrasColumns): Extra[] {
+  return Array.from(c.has, (has, k): Extra => {
+    const range = (offsets: Int32Array): [number, number] => [offsets[k]!, offsets[k + 1]!];
+    let days: Map<number, number> | null = null;
+    if (has & 1) { days = new Map(); const [a, b] = range(c.dayOffsets); for (let i = a; i < b; i++) days.set(c.days[i]!, c.dayHits[i]!); }
+    let res: Set<number> | null = null;
+    if (has & 2) { res = new Set(); const [a, b] = range(c.resOffsets); for (let i = a; i < b; i++) res.add(c.res[i]!); }
+    let rules: Map<number, number> | null = null;
+    if (has & 4) { rules = new Map(); const [a, b] = range(c.ruleOffsets); for (let i = a; i < b; i++) rules.set(c.rules[i]!, c.ruleHits[i]!); }
+    let ips: Set<number> | null = null;
+    if (has & 8) { ips = new Set(); const [a, b] = range(c.ipOffsets); for (let i = a; i < b; i++) ips.add(c.ips[i]!); }
+    let ops: number[] | null = null;
+    if (has & 16) { ops = []; const [a, b] = range(c.opOffsets); for (let i = a; i < b; i++) ops.push(c.ops[i]!); }
+    return { days, moved: c.moved[k]!, res, rules, ips, ops };
+  });
+}
+
+/** The buffers of a table state to transfer with postMessage (the records' memory is shared). */
+export function stateTransferList(state: FlowTableState): ArrayBuffer[] {
+  return [state.slots, ...Object.values(state.extras)].map((a) => (a as Int32Array).buffer as ArrayBuffer);
 }
 
 export class FlowTable {
@@ -117,7 +176,7 @@ export class FlowTable {
    * used after. Only for a table made with `shared`.
    */
   handOver(): FlowTableState {
-    return { memory: this.#memory, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: this.#extras };
+    return { memory: this.#memory, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras) };
   }
 
   /**
@@ -152,7 +211,7 @@ export class FlowTable {
     });
     this.#lastPerimeter = -1; this.#lastProfile = -1; this.#lastPair = -1;
     this.interner = Interner.of(state.strings);
-    this.#extras = state.extras;
+    this.#extras = decodeExtras(state.extras);
   }
 
   /** Group id of (perimeter, profile, category); perimeter and profile are interned ids. */

@@ -3,7 +3,7 @@
 // records in shared memory: nothing copied).
 
 import { parentPort } from 'node:worker_threads';
-import { FlowTable } from './flow-table.js';
+import { FlowTable, stateTransferList } from './flow-table.js';
 import { runScanTask, type ScanTask } from './scan-task.js';
 
 // Records in shared memory: the table is handed over at the end without a copy.
@@ -12,7 +12,7 @@ const table = new FlowTable({ shared: true });
 parentPort!.on('message', (message: { id: number; task?: ScanTask }) => {
   if (!message.task) {
     const state = table.handOver();
-    parentPort!.postMessage({ id: message.id, state }, [state.slots.buffer as ArrayBuffer]);
+    parentPort!.postMessage({ id: message.id, state }, stateTransferList(state));
     return;
   }
   runScanTask(message.task, table).then(
