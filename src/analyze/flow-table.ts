@@ -51,6 +51,8 @@ const TEXT_IP = 2 ** 32;
 const RESOURCE = 2 ** 33;
 const FQDN = 2 ** 34;
 const NONE = 2 ** 35;
+/** Where each kind of peer code starts (codes below TEXT_IP are IPv4 addresses). */
+export const PEER_CODE = { TEXT_IP, RESOURCE, FQDN, NONE } as const;
 const WORD = 2 ** 32;
 
 // A flow's record: STRIDE doubles; the integer fields in the first four (INTS int32 per record).
@@ -62,11 +64,6 @@ const ABSORB_SLICE = 1 << 17;
 // Shared memories reserve their maximum up front: 2 GiB, 33 million flows.
 const MAX_SHARED_PAGES = 32_768;
 const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
-
-/** Code of a caller IP kept beside a resource peer: IPv4 as its number, others as interned text. */
-export function ipCode(interner: Interner, text: string, v4: number): number {
-  return v4 >= 0 ? v4 : TEXT_IP + interner.id(text);
-}
 
 /**
  * A flow table's whole state, as one thread hands it to another: the records stay in their shared

@@ -102,6 +102,7 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
   let next = 0;
   const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
   try {
+    const ended = new Set<Worker>();
     await new Promise<void>((resolve, reject) => {
       let idle = 0;
       let handingOver = -1;
@@ -119,6 +120,7 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
           if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
           if (m.state) {
             const state = m.state;
+            ended.add(worker);
             void worker.terminate().then(() => {
               try {
                 onTable(state);
@@ -133,6 +135,8 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
           give(worker);
         });
         worker.on('error', reject);
+        // A worker that stops on its own (out of memory, say) would otherwise leave the run waiting.
+        worker.on('exit', (code) => { if (!ended.has(worker)) reject(new Error(`analysis worker stopped (exit code ${code}) before handing over its flows`)); });
         give(worker);
       });
     });

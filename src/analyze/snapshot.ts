@@ -12,10 +12,8 @@ import { writeFileAtomicWith } from '../write-atomic.js';
 import { NspError } from '../errors.js';
 import { categories, lookupCategory } from '../model/category.js';
 import { formatAddress, parseIPv4, parseIPv4Bytes, parseLoggedIp } from '../model/ip.js';
-import { flowKeyString, type FlowSummary } from '../model/flow-summary.js';
-import type { PeerKind } from '../model/record.js';
-import { emptySummary } from './aggregate.js';
-import { FlowTable as FlowTableClass, columnsFromSummary, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
+import type { FlowSummary } from '../model/flow-summary.js';
+import { FlowTable as FlowTableClass, PEER_CODE, columnsFromSummary, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
 import { byCodeUnit } from '../model/text.js';
 
 const FORMAT_KEY = 'nsp-advisor.snapshot';
@@ -93,9 +91,9 @@ const ipv4TextKey = (v: number): number =>
 
 /** Kind rank and code of a peer code (see flow-table.ts): the high word is the kind. */
 function peerKindRank(code: number): number {
-  if (code < 2 ** 33) return KIND_RANK.ip;
-  if (code < 2 ** 34) return KIND_RANK.resource;
-  if (code < 2 ** 35) return KIND_RANK.fqdn;
+  if (code < PEER_CODE.RESOURCE) return KIND_RANK.ip;
+  if (code < PEER_CODE.FQDN) return KIND_RANK.resource;
+  if (code < PEER_CODE.NONE) return KIND_RANK.fqdn;
   return KIND_RANK.none;
 }
 
@@ -141,9 +139,9 @@ class Utf8Builder {
 
   /** Appends a peer or caller-IP code. */
   code(code: number): void {
-    if (code < 2 ** 32) this.ipv4(code);
-    else if (code >= 2 ** 35) this.offsets[++this.#row] = this.#pos;
-    else this.id(code - (code >= 2 ** 34 ? 2 ** 34 : code >= 2 ** 33 ? 2 ** 33 : 2 ** 32));
+    if (code < PEER_CODE.TEXT_IP) this.ipv4(code);
+    else if (code >= PEER_CODE.NONE) this.offsets[++this.#row] = this.#pos;
+    else this.id(code - (code >= PEER_CODE.FQDN ? PEER_CODE.FQDN : code >= PEER_CODE.RESOURCE ? PEER_CODE.RESOURCE : PEER_CODE.TEXT_IP));
   }
 
   data(): Data<Utf8> {
@@ -188,7 +186,7 @@ class SharedDictionary {
 function flowOrder(c: FlowColumns, rank: Int32Array, rankCount: number, categoryRank: readonly number[]): Int32Array {
   const n = c.length;
   let textIps = false;
-  for (let i = 0; i < n; i++) if (c.peer[i]! >= 2 ** 32 && c.peer[i]! < 2 ** 33) { textIps = true; break; }
+  for (let i = 0; i < n; i++) if (c.peer[i]! >= PEER_CODE.TEXT_IP && c.peer[i]! < PEER_CODE.RESOURCE) { textIps = true; break; }
   const ROW_BITS = 2 ** 21;
   if (textIps || rankCount >= 2 ** 22 || n >= ROW_BITS) return flowOrderByText(c, rank, categoryRank);
   const primary = new Float64Array(n);
@@ -197,7 +195,7 @@ function flowOrder(c: FlowColumns, rank: Int32Array, rankCount: number, category
     const code = c.peer[i]!;
     const kind = peerKindRank(code);
     primary[i] = ((rank[c.perimeter[i]!]! * rankCount + rank[c.profile[i]!]!) * 64 + categoryRank[c.category[i]!]!) * 4 + kind;
-    secondary[i] = kind === KIND_RANK.ip ? ipv4TextKey(code) : kind === KIND_RANK.none ? 0 : rank[code % 2 ** 32]!;
+    secondary[i] = kind === KIND_RANK.ip ? ipv4TextKey(code) : kind === KIND_RANK.none ? 0 : rank[code % PEER_CODE.TEXT_IP]!;
   }
   const buckets = Float64Array.from(new Set(primary)).sort();
   const bucketOf = new Map<number, number>();
@@ -272,7 +270,7 @@ export function writeSnapshot(c: FlowColumns, write: (chunk: Uint8Array) => void
   // Ranks of the strings the flows use, in code-unit order (a native sort without comparator).
   const used = new Uint8Array(strings.length);
   const useCode = (code: number): void => {
-    if (code >= 2 ** 32 && code < 2 ** 35) used[code % 2 ** 32] = 1;
+    if (code >= PEER_CODE.TEXT_IP && code < PEER_CODE.NONE) used[code % PEER_CODE.TEXT_IP] = 1;
   };
   for (let i = 0; i < n; i++) { used[c.perimeter[i]!] = 1; used[c.profile[i]!] = 1; useCode(c.peer[i]!); }
   for (const ids of [c.res, c.rules, c.ops]) for (let k = 0; k < ids.length; k++) used[ids[k]!] = 1;
@@ -490,10 +488,10 @@ function batchColumns(batch: RecordBatch, path: string, rowBase: number): FlowCo
       const text = decoder.decode(peerBytes.subarray(s, e));
       const address = parseLoggedIp(text);
       if (!address) throw bad(`peer "${text}" is not an IP address`, i);
-      peer[i] = address.version === 4 ? Number(address.value) : 2 ** 32 + intern(formatAddress(address));
-    } else if (kind === 'resource') peer[i] = 2 ** 33 + intern(decoder.decode(peerBytes.subarray(s, e)));
-    else if (kind === 'fqdn') peer[i] = 2 ** 34 + intern(decoder.decode(peerBytes.subarray(s, e)));
-    else if (kind === 'none') peer[i] = 2 ** 35;
+      peer[i] = address.version === 4 ? Number(address.value) : PEER_CODE.TEXT_IP + intern(formatAddress(address));
+    } else if (kind === 'resource') peer[i] = PEER_CODE.RESOURCE + intern(decoder.decode(peerBytes.subarray(s, e)));
+    else if (kind === 'fqdn') peer[i] = PEER_CODE.FQDN + intern(decoder.decode(peerBytes.subarray(s, e)));
+    else if (kind === 'none') peer[i] = PEER_CODE.NONE;
     else throw bad(`unknown peer kind "${kind}"`, i);
   }
   const days = list(get('days'));
@@ -510,14 +508,14 @@ function batchColumns(batch: RecordBatch, path: string, rowBase: number): FlowCo
     for (let k = 0; k < ipData.length; k++) {
       const text = ipData.dictionary.get((ipData.values as Int32Array)[k]!) as string;
       const v4 = parseIPv4(text);
-      ipCodes[k] = v4 >= 0 ? v4 : 2 ** 32 + intern(text);
+      ipCodes[k] = v4 >= 0 ? v4 : PEER_CODE.TEXT_IP + intern(text);
     }
   } else {
     const ipBytes = ipData.values as Uint8Array;
     const ipOffsets = ipData.valueOffsets as Int32Array;
     for (let k = 0; k < ipData.length; k++) {
       const v4 = parseIPv4Bytes(ipBytes, ipOffsets[k]!, ipOffsets[k + 1]!);
-      ipCodes[k] = v4 >= 0 ? v4 : 2 ** 32 + intern(decoder.decode(ipBytes.subarray(ipOffsets[k]!, ipOffsets[k + 1]!)));
+      ipCodes[k] = v4 >= 0 ? v4 : PEER_CODE.TEXT_IP + intern(decoder.decode(ipBytes.subarray(ipOffsets[k]!, ipOffsets[k + 1]!)));
     }
   }
   const sameShape = (a: Int32Array, b: Int32Array, what: string): void => {
