@@ -180,6 +180,41 @@ describe('fast path = careful path', () => {
     expect(b.accounts).toEqual(a.accounts);
   });
 
+  it('reads on from the grown memory whatever line made it grow, one spanning blocks included', async () => {
+    const { LineFeeder } = await import('../src/analyze/scan-file.js');
+    type Folder = ConstructorParameters<typeof LineFeeder>[0];
+    const text = Array.from({ length: 12 }, (_, i) => `line-${i}-${'x'.repeat(i * 3)}`).join('\n') + '\n';
+    const bytes = Buffer.from(text);
+    for (let growAt = 1; growAt <= 12; growAt++) {
+      // A stand-in scanner whose memory "grows" (moves to a new buffer, the old one detached)
+      // while line `growAt` is folded, as the WebAssembly memory does.
+      const scanner = { buffer: new ArrayBuffer(64) };
+      const seen: string[] = [];
+      const folder = {
+        scanner,
+        addTooLong: () => { throw new Error('no line is too long here'); },
+        addLine: (buf: Uint8Array, start: number, end: number, line: number) => {
+          seen.push(Buffer.from(buf.subarray(start, end)).toString());
+          if (line === growAt) {
+            const grown = new ArrayBuffer(64);
+            new Uint8Array(grown).set(new Uint8Array(scanner.buffer));
+            structuredClone(scanner.buffer, { transfer: [scanner.buffer] });
+            scanner.buffer = grown;
+          }
+        },
+      } as unknown as Folder;
+      const feeder = new LineFeeder(folder);
+      // Blocks of 40 bytes read into the "scanner memory", so some lines span two blocks.
+      for (let at = 0; at < bytes.length; at += 40) {
+        const part = bytes.subarray(at, at + 40);
+        new Uint8Array(scanner.buffer).set(part);
+        feeder.push(Buffer.from(scanner.buffer, 0, part.length));
+      }
+      feeder.end();
+      expect(seen, `grown at line ${growAt}`).toEqual(text.trimEnd().split('\n'));
+    }
+  });
+
   it('keeps lines longer than a byte range whole, in exactly one range', async () => {
     const dir = tempDir();
     const noise = 'x'.repeat(20_000);

@@ -71,8 +71,8 @@ export class LineFeeder {
         this.#folder.addTooLong(this.line, nl - pos);
       } else {
         this.#folder.addLine(block, pos, nl, this.line);
-        if (inScanner && block.buffer !== scanner.buffer) block = Buffer.from(scanner.buffer, blockAt, blockLength);
       }
+      if (inScanner && block.buffer !== scanner.buffer) block = Buffer.from(scanner.buffer, blockAt, blockLength);
       pos = nl + 1;
     }
     const rest = block.length - pos;
