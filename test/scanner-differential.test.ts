@@ -59,7 +59,7 @@ const lineArb = fc.record({
   operation: fc.option(fc.constantFrom('GetBlob', 'PutBlob', 'a', 'z', 'Ω'), { nil: undefined }),
   escapeEvery: fc.constantFrom(0, 0, 0, 3),
   noise: fc.boolean(),
-  breakIt: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8),
+  breakIt: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
 });
 
 /** Renders a generated record as one JSON line, by hand, so key order, escapes and noise vary. */
@@ -106,6 +106,7 @@ function render(r: Generated): string {
   if (r.breakIt === 5) line = `{"junk":"a\\qb",${line.slice(1)}`;
   if (r.breakIt === 6) line = `{"junk":"a\tb",${line.slice(1)}`;
   if (r.breakIt === 7) line = `{"junk":"\\u00zz",${line.slice(1)}`;
+  if (r.breakIt === 9) line = `{"junk":"\\u00\u0010\u0011",${line.slice(1)}`; // control characters where hex digits belong
   // A well-formed escape in a skipped value: still the fast path's.
   if (r.breakIt === 8) line = `{"junk":"\\u00e9\\n\\\"",${line.slice(1)}`;
   return line;

@@ -173,8 +173,9 @@ function stringEnd(p: usize): i32 {
     if (e == 0x75) {
       if (p + 6 > lineEnd) return GIVE_UP;
       for (let k: usize = 2; k < 6; k++) {
-        const h = <u32>load<u8>(p + k) | 0x20;
-        if (!((h >= 0x30 && h <= 0x39) || (h >= 0x61 && h <= 0x66))) return GIVE_UP;
+        const h = <u32>load<u8>(p + k);
+        const letter = h | 0x20;
+        if (!((h >= 0x30 && h <= 0x39) || (letter >= 0x61 && letter <= 0x66))) return GIVE_UP;
       }
       p += 6;
     } else if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
