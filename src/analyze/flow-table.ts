@@ -59,11 +59,12 @@ const WORD = 2 ** 32;
 const STRIDE = 8;
 const INTS = STRIDE * 2;
 const I_GROUP = 0; const I_HI = 1; const I_LO = 2; const I_DAY0 = 3; const I_RES0 = 4; const I_RULE0 = 5; const I_OP0 = 6; const I_EXTRA = 7;
+const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
 const WASM_PAGE = 65_536;
-const ABSORB_SLICE = 1 << 17;
 // Shared memories reserve their maximum up front: 2 GiB, 33 million flows.
 const MAX_SHARED_PAGES = 32_768;
-const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
+// Flows merged from another table per step (see absorb()).
+const ABSORB_SLICE = 1 << 17;
 
 /**
  * A flow table's whole state, as one thread hands it to another: the records stay in their shared
@@ -169,8 +170,8 @@ export class FlowTable {
   }
 
   /**
-   * The table's state, for another thread to take over with absorb(); this table must not be
-   * used after. Only for a table made with `shared`.
+   * The table's state, for another table to take over with absorb(); this table must not be used
+   * after. To cross threads (postMessage, with stateTransferList()), make the table `shared`.
    */
   handOver(): FlowTableState {
     return { memory: this.#memory, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras) };

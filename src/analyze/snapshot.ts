@@ -89,7 +89,7 @@ const OCTET_RANK = (() => {
 const ipv4TextKey = (v: number): number =>
   ((OCTET_RANK[(v >>> 24) & 255]! << 24) | (OCTET_RANK[(v >>> 16) & 255]! << 16) | (OCTET_RANK[(v >>> 8) & 255]! << 8) | OCTET_RANK[v & 255]!) >>> 0;
 
-/** Kind rank and code of a peer code (see flow-table.ts): the high word is the kind. */
+/** Kind rank of a peer code (see flow-table.ts): the high word is the kind. */
 function peerKindRank(code: number): number {
   if (code < PEER_CODE.RESOURCE) return KIND_RANK.ip;
   if (code < PEER_CODE.FQDN) return KIND_RANK.resource;
@@ -187,8 +187,7 @@ function flowOrder(c: FlowColumns, rank: Int32Array, rankCount: number, category
   const n = c.length;
   let textIps = false;
   for (let i = 0; i < n; i++) if (c.peer[i]! >= PEER_CODE.TEXT_IP && c.peer[i]! < PEER_CODE.RESOURCE) { textIps = true; break; }
-  const ROW_BITS = 2 ** 21;
-  if (textIps || rankCount >= 2 ** 22 || n >= ROW_BITS) return flowOrderByText(c, rank, categoryRank);
+  if (textIps || rankCount >= 2 ** 22) return flowOrderByText(c, rank, categoryRank);
   const primary = new Float64Array(n);
   const secondary = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -204,14 +203,23 @@ function flowOrder(c: FlowColumns, rank: Int32Array, rankCount: number, category
   const bucket = new Int32Array(n);
   for (let i = 0; i < n; i++) { bucket[i] = bucketOf.get(primary[i]!)!; starts[bucket[i]! + 1]!++; }
   for (let b = 0; b < buckets.length; b++) starts[b + 1] = starts[b + 1]! + starts[b]!;
+  // Rows by bucket, then each bucket sorted natively on (peer key, place in the bucket) packed in
+  // one float: exact while a bucket holds under 2²¹ rows (else that bucket compares pairs).
   const fill = starts.slice(0, buckets.length);
-  const packed = new Float64Array(n);
-  for (let i = 0; i < n; i++) packed[fill[bucket[i]!]!++] = secondary[i]! * ROW_BITS + i;
-  for (let b = 0; b < buckets.length; b++) packed.subarray(starts[b]!, starts[b + 1]!).sort();
-  return Int32Array.from(packed, (v) => v % ROW_BITS);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[fill[bucket[i]!]!++] = i;
+  const IN_BUCKET = 2 ** 21;
+  for (let b = 0; b < buckets.length; b++) {
+    const rows = order.subarray(starts[b]!, starts[b + 1]!);
+    if (rows.length >= IN_BUCKET) { rows.sort((x, y) => secondary[x]! - secondary[y]! || x - y); continue; }
+    const packed = Float64Array.from(rows, (i, k) => secondary[i]! * IN_BUCKET + k).sort();
+    const byPlace = rows.slice();
+    for (let k = 0; k < rows.length; k++) rows[k] = byPlace[packed[k]! % IN_BUCKET]!;
+  }
+  return order;
 }
 
-/** The same order by comparing peer texts (text IPs beside dotted quads, or huge inputs). */
+/** The same order by comparing peer texts (text IPs beside dotted quads, or millions of names). */
 function flowOrderByText(c: FlowColumns, rank: Int32Array, categoryRank: readonly number[]): Int32Array {
   const peers = Array.from({ length: c.length }, (_, i) => peerOfCode(c.peer[i]!, c.strings));
   return Int32Array.from({ length: c.length }, (_, i) => i).sort((a, b) =>
