@@ -71,7 +71,8 @@ const ABSORB_SLICE = 1 << 17;
  * memory (not copied); the rest is small (pairs, strings, the few flows' extras).
  */
 export interface FlowTableState {
-  memory: WebAssembly.Memory;
+  /** The records: a shared table's memory, or an unshared table's buffer (same thread only). */
+  records: WebAssembly.Memory | ArrayBuffer;
   count: number;
   capacity: number;
   slots: Int32Array;
@@ -156,7 +157,10 @@ export class FlowTable {
   // WebAssembly memory: it grows in place, so a large table never holds an outgrown copy of
   // itself until the next major GC; a shared one can be handed to another thread without a copy.
   #capacity = 1 << 11;
-  #memory: WebAssembly.Memory;
+  // Shared tables keep their records in a WebAssembly memory (grows in place, crosses threads);
+  // others in an ArrayBuffer grown by copying (a process making thousands of small tables, as
+  // tests do, would otherwise reserve gigabytes of address space per WebAssembly memory).
+  #memory: WebAssembly.Memory | null;
   #f64: Float64Array;
   #i32: Int32Array;
   #extras: Extra[] = [];
@@ -164,9 +168,10 @@ export class FlowTable {
   /** `shared`: records in shared memory, so the table can be handed over (see handOver()). */
   constructor(options: { shared?: boolean } = {}) {
     const initial = Math.ceil((this.#capacity * STRIDE * 8) / WASM_PAGE);
-    this.#memory = new WebAssembly.Memory(options.shared ? { initial, maximum: MAX_SHARED_PAGES, shared: true } : { initial });
-    this.#f64 = new Float64Array(this.#memory.buffer);
-    this.#i32 = new Int32Array(this.#memory.buffer);
+    this.#memory = options.shared ? new WebAssembly.Memory({ initial, maximum: MAX_SHARED_PAGES, shared: true }) : null;
+    const records = this.#memory ? this.#memory.buffer : new ArrayBuffer(this.#capacity * STRIDE * 8);
+    this.#f64 = new Float64Array(records);
+    this.#i32 = new Int32Array(records);
   }
 
   /**
@@ -174,7 +179,7 @@ export class FlowTable {
    * after. To cross threads (postMessage, with stateTransferList()), make the table `shared`.
    */
   handOver(): FlowTableState {
-    return { memory: this.#memory, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras) };
+    return { records: this.#memory ?? this.#f64.buffer as ArrayBuffer, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras) };
   }
 
   /**
@@ -194,9 +199,10 @@ export class FlowTable {
   }
 
   #adopt(state: FlowTableState): void {
-    this.#memory = state.memory;
-    this.#f64 = new Float64Array(this.#memory.buffer);
-    this.#i32 = new Int32Array(this.#memory.buffer);
+    this.#memory = state.records instanceof WebAssembly.Memory ? state.records : null;
+    const records = this.#memory ? this.#memory.buffer : state.records as ArrayBuffer;
+    this.#f64 = new Float64Array(records);
+    this.#i32 = new Int32Array(records);
     this.#count = state.count;
     this.#capacity = state.capacity;
     this.#slots = state.slots;
@@ -295,6 +301,14 @@ export class FlowTable {
 
   // Records grow by half (less unused room than doubling at a few million flows).
   #growColumns(capacity = Math.ceil(this.#capacity * 1.5)): void {
+    if (!this.#memory) {
+      const records = new ArrayBuffer(capacity * STRIDE * 8);
+      new Float64Array(records).set(this.#f64.subarray(0, this.#count * STRIDE));
+      this.#capacity = capacity;
+      this.#f64 = new Float64Array(records);
+      this.#i32 = new Int32Array(records);
+      return;
+    }
     const pages = Math.ceil((capacity * STRIDE * 8) / WASM_PAGE);
     try {
       this.#memory.grow(pages - this.#memory.buffer.byteLength / WASM_PAGE);

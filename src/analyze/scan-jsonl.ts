@@ -64,11 +64,24 @@ const foldStates = new WeakMap<FlowTable, FoldState>();
 function foldStateFor(table: FlowTable): FoldState {
   let s = foldStates.get(table);
   if (!s) {
-    s = { scanner: new LineScanner(), rawOfKey: new IdMap(), categoryOf: new IdMap(), perimeterOf: new IdMap(), lowerOf: new IdMap(), resourceOf: new IdMap(), fqdnOf: new IdMap() };
+    s = { scanner: sharedScanner(), rawOfKey: new IdMap(), categoryOf: new IdMap(), perimeterOf: new IdMap(), lowerOf: new IdMap(), resourceOf: new IdMap(), fqdnOf: new IdMap() };
     foldStates.set(table, s);
   }
   return s;
 }
+
+/**
+ * The scanner of this thread, shared by the tables folded here: its text ids mean the same bytes
+ * whichever table reads them (each keeps its own map to interned ids), and no fold awaits between
+ * reading a block into it and scanning the block's lines. A new one is made once it holds a
+ * million texts, so a long-lived process does not keep every text it ever saw.
+ */
+let scannerOfThread: LineScanner | undefined;
+function sharedScanner(): LineScanner {
+  if (!scannerOfThread || scannerOfThread.internedCount > SCANNER_TEXTS) scannerOfThread = new LineScanner();
+  return scannerOfThread;
+}
+const SCANNER_TEXTS = 1 << 20;
 
 /** Normalizes scanned fields into FlowTable rows; caches every canonical form by interned id. */
 export class JsonlFolder {
