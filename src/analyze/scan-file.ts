@@ -4,10 +4,11 @@
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MAX_LINE_BYTES } from '../ingest/byte-source.js';
+import { INPUT_BYTES } from '../ingest/jsonl-scanner.js';
 import { JsonlFolder } from './scan-jsonl.js';
 
-// Blocks small enough to stay in a core's L2 cache between the read and the scan.
-const BLOCK = 1 << 20;
+// Blocks are read into the scanner's input region: small enough to stay in L2 until scanned.
+const BLOCK = INPUT_BYTES;
 
 /** Lines of a range: those whose first byte lies in [start, end). */
 export interface ByteRange { start: number; end: number }

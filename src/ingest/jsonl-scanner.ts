@@ -74,6 +74,9 @@ function wasmUrl(): URL {
 
 let compiled: WebAssembly.Module | undefined;
 
+/** Size of the input region: file blocks small enough to stay in a core's L2 cache until scanned. */
+export const INPUT_BYTES = 1 << 20;
+
 /** Bytes readable past any line the scanner is given (its 16-byte loads). */
 const SLACK = 64;
 
@@ -94,7 +97,7 @@ export class LineScanner {
   readonly inputAt: number;
   readonly inputCap: number;
 
-  constructor(inputCap = 4 << 20) {
+  constructor(inputCap = INPUT_BYTES) {
     compiled ??= new WebAssembly.Module(readFileSync(wasmUrl()));
     this.#x = new WebAssembly.Instance(compiled, { env: { abort: () => { throw new Error('jsonl scanner aborted'); } } }).exports as unknown as ScanExports;
     this.inputCap = inputCap;
