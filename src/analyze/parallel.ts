@@ -18,7 +18,7 @@ export interface AnalyzeFilesOptions {
   onProgress?: (done: number, total: number) => void;
   /** Worker threads; 0 = analyze in this thread. Default: one per core when the input is large. */
   workers?: number;
-  /** Bytes per range of a large JSON lines file (default 32 MiB). */
+  /** Bytes per range of a large JSON lines file (default 16 MiB: the last ranges end close together). */
   rangeBytes?: number;
   /** Fold into this table instead of a new one. */
   into?: FlowTable;
@@ -93,10 +93,9 @@ interface WorkerMessage {
 }
 
 /**
- * Runs tasks on a pool of workers, handing each result to `onResult` as it arrives. When every
- * task is done, the workers hand over their whole tables one at a time (`onTable`: the records
- * are in shared memory, nothing is copied), each ended before its table is merged, so its heap
- * is freed first.
+ * Runs tasks on a pool of workers, handing each result to `onResult` as it arrives. A worker out
+ * of tasks hands over its whole table (`onTable`: the records are in shared memory, nothing is
+ * copied), one worker at a time, each ended before its table is merged, so its heap is freed first.
  */
 async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void): Promise<void> {
   let next = 0;
@@ -104,16 +103,21 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
   try {
     const ended = new Set<Worker>();
     await new Promise<void>((resolve, reject) => {
-      let idle = 0;
-      let handingOver = -1;
+      // Workers out of tasks hand over at once, one at a time (the first is taken over while the
+      // others still scan), in the order they ran out.
+      const waiting: Worker[] = [];
+      let handingOver = false;
+      let handedOver = 0;
       const give = (worker: Worker): void => {
         if (next < tasks.length) { const id = next++; worker.postMessage({ id, task: tasks[id] }); return; }
-        if (++idle === pool.length) handOver();
+        waiting.push(worker);
+        if (!handingOver) handOver();
       };
       const handOver = (): void => {
-        handingOver++;
-        if (handingOver === pool.length) resolve();
-        else pool[handingOver]!.postMessage({ id: -1 });
+        const worker = waiting.shift();
+        handingOver = worker !== undefined;
+        if (worker) worker.postMessage({ id: -1 });
+        else if (handedOver === pool.length) resolve();
       };
       pool.forEach((worker) => {
         worker.on('message', (m: WorkerMessage) => {
@@ -124,6 +128,7 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
             void worker.terminate().then(() => {
               try {
                 onTable(state);
+                handedOver++;
                 handOver();
               } catch (error) {
                 reject(error as Error);
@@ -147,7 +152,7 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
 
 /** Analyzes local files into one summary with per-file accounts and ordered issues. */
 export async function analyzeFiles(files: readonly InputFile[], options: AnalyzeFilesOptions = {}): Promise<AnalyzedFiles> {
-  const { tasks, totalBytes } = await planTasks(files, options.rangeBytes ?? 32 << 20);
+  const { tasks, totalBytes } = await planTasks(files, options.rangeBytes ?? 16 << 20);
   const workers = options.workers ?? (totalBytes >= SMALL_INPUT ? availableParallelism() : 0);
   const parts: PartResult[] = [];
   const totalParts = tasks.reduce((n, t) => n + t.parts.length, 0);
