@@ -1,7 +1,9 @@
 // Analyze stage, hot path: a flow accumulator keyed by small integers instead of strings. Values
-// are interned once (from bytes on the fast path, from strings on the careful path), so a row
-// costs a few map lookups and no allocation; toSummary() turns it into the FlowSummary that the
-// rest of the tool uses (identical to folding the same records with addRecord()).
+// are interned once (by the byte scanner on the fast path, from strings on the careful path), so
+// a row costs a hash probe and a few stores into its flow's 64-byte record, no allocation;
+// tables merge (importColumns, absorb across threads) and toSummary() turns one into the
+// FlowSummary that the rest of the tool uses (identical to folding the same records with
+// addRecord()).
 
 import { DAY_MS, OPERATION_SAMPLE_SIZE, flowKeyString, type Flow, type FlowSummary } from '../model/flow-summary.js';
 import { categories } from '../model/category.js';
@@ -148,7 +150,7 @@ export class FlowTable {
   readonly #categoryIndex = new Map(categories.map((c, i) => [c.name, i] as [string, number]));
   #lastPerimeter = -1; #lastProfile = -1; #lastPair = -1;
 
-  // Flows live in columns indexed by flow number, found through an open-addressing table keyed
+  // Flows are numbered in the order first seen and found through an open-addressing index keyed
   // by (group, peer code split in two 32-bit words). No object per flow.
   #count = 0;
   #slots: Int32Array = new Int32Array(1 << 12); // flow + 1; 0 = empty
