@@ -8,7 +8,7 @@
 import { DAY_MS, OPERATION_SAMPLE_SIZE, flowKeyString, type Flow, type FlowSummary } from '../model/flow-summary.js';
 import { categories } from '../model/category.js';
 import { NspError } from '../errors.js';
-import { formatIPv4 } from '../model/ip.js';
+import { formatIPv4, parseIPv4 } from '../model/ip.js';
 import type { NspRecord, PeerKind } from '../model/record.js';
 
 /** Strings by id; ids are shared by the byte scanner's texts and the careful path's strings. */
@@ -237,9 +237,8 @@ export class FlowTable {
     return [perimeter, profile, g % 64];
   }
 
-  /** Peer code of an IPv4 address (as a number), text IP, resource, FQDN or nothing. */
+  /** Peer code of an IPv4 address (as a number), a resource, an FQDN or nothing (text IPs: ipCodeOfText). */
   static peerIPv4(v4: number): number { return IPV4 + v4; }
-  peerTextIp(text: string): number { return TEXT_IP + this.interner.id(text); }
   static peerResource(id: number): number { return RESOURCE + id; }
   static peerFqdn(id: number): number { return FQDN + id; }
   static readonly peerNone = NONE;
@@ -428,13 +427,13 @@ export class FlowTable {
     const group = this.group(i.id(r.perimeterId), i.id(r.profile), this.#categoryIndex.get(r.category)!);
     let peer: number;
     // IPv4 peers take the numeric code on both paths, so they meet in one flow.
-    if (r.peerKind === 'ip') peer = r.peer.includes(':') ? this.peerTextIp(r.peer) : ipv4Number(r.peer);
+    if (r.peerKind === 'ip') peer = ipCodeOfText(i, r.peer);
     else if (r.peerKind === 'resource') peer = FlowTable.peerResource(i.id(r.peer));
     else if (r.peerKind === 'fqdn') peer = FlowTable.peerFqdn(i.id(r.peer));
     else peer = NONE;
     this.add(group, peer, r.time, r.endTime, r.count,
       r.resourceId === '' ? -1 : i.id(r.resourceId), r.matchedRule === '' ? -1 : i.id(r.matchedRule),
-      r.sourceIp === '' ? -1 : (r.sourceIp.includes(':') ? TEXT_IP + i.id(r.sourceIp) : ipv4Number(r.sourceIp)),
+      r.sourceIp === '' ? -1 : ipCodeOfText(i, r.sourceIp),
       r.operation === '' ? -1 : i.id(r.operation));
   }
 
@@ -574,15 +573,13 @@ export class FlowTable {
   }
 }
 
-/** Dotted-quad text (already canonical) → number. */
-function ipv4Number(text: string): number {
-  let acc = 0;
-  let part = 0;
-  for (let k = 0; k < text.length; k++) {
-    const c = text.charCodeAt(k);
-    if (c === 46) { acc = acc * 256 + part; part = 0; } else part = part * 10 + (c - 48);
-  }
-  return acc * 256 + part;
+/**
+ * Code of an address given as text: a dotted quad as its number (so both paths meet in one flow),
+ * anything else interned as written.
+ */
+function ipCodeOfText(interner: Interner, text: string): number {
+  const v4 = parseIPv4(text);
+  return v4 >= 0 ? v4 : TEXT_IP + interner.id(text);
 }
 
 /** Flows as columns; see FlowTable.exportColumns(). Peer and IP codes refer to `strings`. */
@@ -644,7 +641,7 @@ export function columnsFromSummary(summary: FlowSummary): FlowColumns {
   const i = table.interner;
   const b = new ColumnsBuilder(i.strings);
   const categoryIndex = new Map(categories.map((c, k) => [c.name, k] as [string, number]));
-  const ip = (text: string): number => (text.includes(':') ? TEXT_IP + i.id(text) : ipv4Number(text));
+  const ip = (text: string): number => ipCodeOfText(i, text);
   for (const f of summary.flows.values()) {
     const peer = f.peerKind === 'ip' ? ip(f.peer) : f.peerKind === 'resource' ? RESOURCE + i.id(f.peer) : f.peerKind === 'fqdn' ? FQDN + i.id(f.peer) : NONE;
     b.push(i.id(f.perimeterId), i.id(f.profile), categoryIndex.get(f.category)!, peer, f.hits, f.firstSeen, f.lastSeen,

@@ -170,6 +170,8 @@ export class JsonlFolder {
     const bytes = sc.bytes;
     // Padded values are trimmed by the careful path; leave them to it.
     if (bytes[s]! <= 0x20 || bytes[e - 1]! <= 0x20) return NaN;
+    // The scanner does not intern the caller IP (dotted quads are read from bytes): decode it.
+    if (f === Field.SourceIp) return this.table.interner.id(this.#decoder.decode(bytes.subarray(s, e)));
     const key = sc.key[f]!;
     let raw = this.#state.rawOfKey.get(key);
     if (raw === UNKNOWN) {
@@ -177,17 +179,6 @@ export class JsonlFolder {
       this.#state.rawOfKey.set(key, raw);
     }
     return raw;
-  }
-
-  /** Raw interned id of a text field the scanner does not intern (the caller IP), as #text. */
-  #decodedText(f: Field): number {
-    const sc = this.scanner;
-    if (sc.kind[f] !== ValueKind.String) return -1;
-    const s = sc.start[f]!;
-    const e = sc.end[f]!;
-    if (s === e) return -1;
-    if (sc.bytes[s]! <= 0x20 || sc.bytes[e - 1]! <= 0x20) return NaN;
-    return this.table.interner.id(this.#decoder.decode(sc.bytes.subarray(s, e)));
   }
 
   /**
@@ -272,7 +263,7 @@ export class JsonlFolder {
       const v4 = parseIPv4Bytes(buf, sc.start[Field.SourceIp]!, sc.end[Field.SourceIp]!);
       if (v4 >= 0) { ipHi = PEER_IPV4; ipLo = v4 | 0; }
       else {
-        const ipRaw = this.#decodedText(Field.SourceIp);
+        const ipRaw = this.#text(Field.SourceIp);
         if (!(ipRaw >= 0)) return false;
         const ip = parseLoggedIp(interner.strings[ipRaw]!);
         if (!ip) return false;

@@ -21,32 +21,21 @@ export const ADDRESS_BITS: Record<IpVersion, number> = { 4: 32, 6: 128 };
 
 /** Parses dotted-quad IPv4 strictly. @returns the address as a number, or -1 if invalid */
 export function parseIPv4(s: string): number {
-  const n = s.length;
-  if (n < 7 || n > 15) return -1;
-  let acc = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < n; i++) {
+  if (s.length < 7 || s.length > 15) return -1;
+  // One parser for both forms: the text's code units go through the byte parser.
+  for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (digits > 0 && part === 0) return -1; // leading zero: "010" would be octal elsewhere
-      part = part * 10 + (c - 48);
-      if (part > 255) return -1;
-      digits++;
-    } else if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      acc = acc * 256 + part;
-      part = 0;
-      digits = 0;
-    } else {
-      return -1;
-    }
+    if (c > 0x7f) return -1;
+    quadBytes[i] = c;
   }
-  return dots === 3 && digits > 0 ? acc * 256 + part : -1;
+  return parseIPv4Bytes(quadBytes, 0, s.length);
 }
+const quadBytes = new Uint8Array(15);
 
-/** parseIPv4 on UTF-8 bytes `buf[s, e)` (the hot paths read addresses without making strings). */
+/**
+ * Parses dotted-quad IPv4 strictly from UTF-8 bytes `buf[s, e)` (the hot paths read addresses
+ * without making strings). @returns the address as a number, or -1 if invalid
+ */
 export function parseIPv4Bytes(buf: Uint8Array, s: number, e: number): number {
   const n = e - s;
   if (n < 7 || n > 15) return -1;
@@ -57,7 +46,7 @@ export function parseIPv4Bytes(buf: Uint8Array, s: number, e: number): number {
   for (let i = s; i < e; i++) {
     const c = buf[i]!;
     if (c >= 48 && c <= 57) {
-      if (digits > 0 && part === 0) return -1;
+      if (digits > 0 && part === 0) return -1; // leading zero: "010" would be octal elsewhere
       part = part * 10 + (c - 48);
       if (part > 255) return -1;
       digits++;

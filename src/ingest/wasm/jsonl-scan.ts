@@ -31,7 +31,6 @@ const MATCHED_FIELD: i32 = 10;
 const INTERNED: i32 = 0xf7f0;
 
 let input: usize = 0;
-let inputCap: i32 = 0;
 let kinds: usize = 0; // u8 × FIELDS
 let starts: usize = 0; // i32 × FIELDS
 let ends: usize = 0; // i32 × FIELDS
@@ -82,7 +81,6 @@ function alloc(bytes: i32): usize {
 /** Sets up the regions for inputs of up to `cap` bytes. @returns where to put input bytes */
 export function setup(cap: i32): usize {
   heapTop = __heap_base;
-  inputCap = cap;
   input = alloc(cap);
   kinds = alloc(FIELDS);
   starts = alloc(FIELDS * 4);
