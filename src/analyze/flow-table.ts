@@ -62,6 +62,10 @@ const STRIDE = 8;
 const INTS = STRIDE * 2;
 const I_GROUP = 0; const I_HI = 1; const I_LO = 2; const I_DAY0 = 3; const I_RES0 = 4; const I_RULE0 = 5; const I_OP0 = 6; const I_EXTRA = 7;
 const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
+// I_EXTRA: the flow's index in #extras plus one (0: none), and RULES_BIT once its extra holds hits
+// per rule (the WebAssembly fold then logs every rule of the flow instead of adding to rule0).
+const EXTRA_INDEX = (1 << 28) - 1;
+const RULES_BIT = 1 << 28;
 const WASM_PAGE = 65_536;
 // Shared memories reserve their maximum up front: 2 GiB, 33 million flows.
 const MAX_SHARED_PAGES = 32_768;
@@ -75,6 +79,8 @@ const ABSORB_SLICE = 1 << 17;
 export interface FlowTableState {
   /** The records: a shared table's memory, or an unshared table's buffer (same thread only). */
   records: WebAssembly.Memory | ArrayBuffer;
+  /** Where in `records` they start (bytes). */
+  recordsAt: number;
   count: number;
   capacity: number;
   slots: Int32Array;
@@ -139,7 +145,21 @@ function decodeExtras(c: ExtrasColumns): Extra[] {
 
 /** The buffers of a table state to transfer with postMessage (the records' memory is shared). */
 export function stateTransferList(state: FlowTableState): ArrayBuffer[] {
-  return [state.slots, ...Object.values(state.extras)].map((a) => (a as Int32Array).buffer as ArrayBuffer);
+  // An index in shared memory (a table bound to a fold engine) is shared, not transferred.
+  return [state.slots, ...Object.values(state.extras)].map((a) => (a as Int32Array).buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+}
+
+/**
+ * Where a table's records and index live while a fold engine (src/analyze/fold-engine.ts) adds to
+ * it: the engine's memory, records from `recordsAt` up (grown in place), the index allocated there.
+ */
+export interface TableStorage {
+  readonly memory: WebAssembly.Memory;
+  readonly recordsAt: number;
+  /** A zeroed index of `n` slots in the memory. */
+  allocSlots(n: number): Int32Array;
+  /** The table leaves the storage (handed over: the memory is no longer the engine's to use). */
+  release(): void;
 }
 
 export class FlowTable {
@@ -167,13 +187,102 @@ export class FlowTable {
   #i32: Int32Array;
   #extras: Extra[] = [];
 
+  readonly #shared: boolean;
+  // Where the records start in their buffer (bytes): 0 but in a fold engine's memory.
+  #recordsAt = 0;
+  // Set while a fold engine adds to this table: records and index live in its memory.
+  #storage: TableStorage | null = null;
+
   /** `shared`: records in shared memory, so the table can be handed over (see handOver()). */
   constructor(options: { shared?: boolean } = {}) {
+    this.#shared = options.shared ?? false;
     const initial = Math.ceil((this.#capacity * STRIDE * 8) / WASM_PAGE);
-    this.#memory = options.shared ? new WebAssembly.Memory({ initial, maximum: MAX_SHARED_PAGES, shared: true }) : null;
+    this.#memory = this.#shared ? new WebAssembly.Memory({ initial, maximum: MAX_SHARED_PAGES, shared: true }) : null;
     const records = this.#memory ? this.#memory.buffer : new ArrayBuffer(this.#capacity * STRIDE * 8);
     this.#f64 = new Float64Array(records);
     this.#i32 = new Int32Array(records);
+  }
+
+  #view(): void {
+    const buffer = this.#memory!.buffer;
+    this.#capacity = Math.floor((buffer.byteLength - this.#recordsAt) / (STRIDE * 8));
+    this.#f64 = new Float64Array(buffer, this.#recordsAt, this.#capacity * STRIDE);
+    this.#i32 = new Int32Array(buffer, this.#recordsAt, this.#capacity * INTS);
+  }
+
+  /**
+   * Moves the records and the index into a fold engine's memory, where it adds rows to them
+   * directly; the table works as before meanwhile (it grows there too).
+   */
+  bindStorage(storage: TableStorage): void {
+    if (this.#storage === storage) return;
+    if (this.#storage) this.unbindStorage();
+    const bytes = this.#count * STRIDE * 8;
+    const pages = Math.ceil((storage.recordsAt + Math.max(bytes, 1 << 17)) / WASM_PAGE) - storage.memory.buffer.byteLength / WASM_PAGE;
+    if (pages > 0) this.#growMemory(storage.memory, pages, this.#count);
+    new Uint8Array(storage.memory.buffer, storage.recordsAt, bytes).set(new Uint8Array(this.#f64.buffer, this.#f64.byteOffset, bytes));
+    const slots = storage.allocSlots(this.#slots.length);
+    slots.set(this.#slots);
+    this.#slots = slots;
+    this.#storage = storage;
+    this.#memory = storage.memory;
+    this.#recordsAt = storage.recordsAt;
+    this.#view();
+  }
+
+  /** Copies the records and index out of the fold engine's memory (another table takes it over). */
+  unbindStorage(): void {
+    if (!this.#storage) return;
+    const f64 = this.#f64;
+    const count = this.#count;
+    this.#storage = null;
+    this.#capacity = Math.max(count, 1 << 11);
+    this.#recordsAt = 0;
+    const initial = Math.ceil((this.#capacity * STRIDE * 8) / WASM_PAGE);
+    this.#memory = this.#shared ? new WebAssembly.Memory({ initial, maximum: MAX_SHARED_PAGES, shared: true }) : null;
+    if (this.#memory) this.#view();
+    else {
+      const records = new ArrayBuffer(this.#capacity * STRIDE * 8);
+      this.#f64 = new Float64Array(records);
+      this.#i32 = new Int32Array(records);
+    }
+    this.#f64.set(f64.subarray(0, count * STRIDE));
+    this.#slots = this.#slots.slice();
+  }
+
+  /** What a fold engine needs to add to the table: flows, record capacity, the index. */
+  get storageState(): { count: number; capacity: number; slots: Int32Array } {
+    return { count: this.#count, capacity: this.#capacity, slots: this.#slots };
+  }
+
+  /** After a fold engine added flows (its records are this table's). */
+  setFlowCount(count: number): void {
+    this.#count = count;
+  }
+
+  /** Room for one more flow (records grow by half, the index doubles). */
+  makeRoom(): void {
+    if (this.#count + 1 > this.#capacity) this.#growColumns();
+    if ((this.#count + 1) * 2 > this.#slots.length) this.#growSlots();
+  }
+
+  /**
+   * Adds what a fold engine logged: per row, the parts its flow's record could not take
+   * (a day other than the flow's first, a second resource, rule or operation, a caller IP).
+   * `ints`: flow, day, resource, rule, operation, caller IP (hi, lo), pad per entry; `hits` per
+   * entry at every fifth double.
+   */
+  addLogged(ints: Int32Array, hits: Float64Array, entries: number): void {
+    for (let k = 0; k < entries; k++) {
+      const at = k * 10;
+      const f = ints[at]!;
+      const h = hits[k * 5 + 4]!;
+      if (ints[at + 1]! >= 0) this.#addDay(f, ints[at + 1]!, h);
+      if (ints[at + 2]! >= 0) this.#addResource(f, ints[at + 2]!);
+      if (ints[at + 3]! >= 0) this.#addRule(f, ints[at + 3]!, h);
+      if (ints[at + 4]! >= 0) this.#addOperation(f, ints[at + 4]!);
+      if (ints[at + 5]! >= 0) (this.#extra(f).ips ??= new Set()).add(ints[at + 5]! * WORD + (ints[at + 6]! >>> 0));
+    }
   }
 
   /**
@@ -181,7 +290,10 @@ export class FlowTable {
    * after. To cross threads (postMessage, with stateTransferList()), make the table `shared`.
    */
   handOver(): FlowTableState {
-    return { records: this.#memory ?? this.#f64.buffer as ArrayBuffer, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras) };
+    // A fold engine's memory goes with the table: the engine must not write to it again.
+    this.#storage?.release();
+    this.#storage = null;
+    return { records: this.#memory ?? this.#f64.buffer as ArrayBuffer, recordsAt: this.#recordsAt, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras) };
   }
 
   /**
@@ -201,12 +313,16 @@ export class FlowTable {
   }
 
   #adopt(state: FlowTableState): void {
+    this.#storage = null;
     this.#memory = state.records instanceof WebAssembly.Memory ? state.records : null;
-    const records = this.#memory ? this.#memory.buffer : state.records as ArrayBuffer;
-    this.#f64 = new Float64Array(records);
-    this.#i32 = new Int32Array(records);
+    this.#recordsAt = state.recordsAt;
     this.#count = state.count;
-    this.#capacity = state.capacity;
+    if (this.#memory) this.#view();
+    else {
+      this.#f64 = new Float64Array(state.records as ArrayBuffer);
+      this.#i32 = new Int32Array(state.records as ArrayBuffer);
+      this.#capacity = state.capacity;
+    }
     this.#slots = state.slots;
     this.#pairs = state.pairs;
     this.#pairIds = new Map();
@@ -310,17 +426,19 @@ export class FlowTable {
       this.#i32 = new Int32Array(records);
       return;
     }
-    const pages = Math.ceil((capacity * STRIDE * 8) / WASM_PAGE);
+    const pages = Math.ceil((this.#recordsAt + capacity * STRIDE * 8) / WASM_PAGE);
+    this.#growMemory(this.#memory, pages - this.#memory.buffer.byteLength / WASM_PAGE, capacity);
+    this.#view();
+  }
+
+  #growMemory(memory: WebAssembly.Memory, pages: number, capacity: number): void {
     try {
-      this.#memory.grow(pages - this.#memory.buffer.byteLength / WASM_PAGE);
+      memory.grow(pages);
     } catch (error) {
       throw new NspError('input-invalid', `Cannot hold ${capacity.toLocaleString('en-US')} distinct flows in one table: ${(error as Error).message}`, {
         hint: 'Analyze the logs in parts (by perimeter or by week) and merge the snapshots with "analyze a.arrow b.arrow --out all.arrow"', cause: error,
       });
     }
-    this.#capacity = Math.floor(this.#memory.buffer.byteLength / (STRIDE * 8));
-    this.#f64 = new Float64Array(this.#memory.buffer);
-    this.#i32 = new Int32Array(this.#memory.buffer);
   }
 
   /** Makes room for `flows` flows in all (a merge that knows its size grows once, not many times). */
@@ -333,7 +451,7 @@ export class FlowTable {
 
   /** Rehashes into a table twice the size (hashes are recomputed from the key columns). */
   #growSlots(size = this.#slots.length * 2): void {
-    const slots = new Int32Array(size);
+    const slots = this.#storage ? this.#storage.allocSlots(size) : new Int32Array(size);
     const mask = slots.length - 1;
     for (let f = 0; f < this.#count; f++) {
       const lo = this.#i32[f * INTS + I_LO]!;
@@ -349,7 +467,7 @@ export class FlowTable {
   }
 
   #extra(f: number): Extra {
-    const x = this.#i32[f * INTS + I_EXTRA]!;
+    const x = this.#i32[f * INTS + I_EXTRA]! & EXTRA_INDEX;
     if (x !== 0) return this.#extras[x - 1]!;
     const extra: Extra = { days: null, moved: 0, res: null, rules: null, ips: null, ops: null };
     this.#extras.push(extra);
@@ -357,33 +475,34 @@ export class FlowTable {
     return extra;
   }
 
+  #extraOf(f: number): Extra | null {
+    const x = this.#i32[f * INTS + I_EXTRA]! & EXTRA_INDEX;
+    return x === 0 ? null : this.#extras[x - 1]!;
+  }
+
   /**
-   * Adds hits on a day (already counted in the flow's hits). The record keeps the day of the
-   * current run (rows of a flow mostly come in time order); a row on another day moves the run
-   * into a Map, made at the second distinct day. The run's hits are the flow's hits less those
-   * moved, so a record needs no field for them (64 bytes: one cache line).
+   * Adds hits on a day (already counted in the flow's hits). The record keeps the flow's first
+   * day; hits on any other day go to a Map, made at the second distinct day. The first day's hits
+   * are the flow's hits less those in the Map, so a record needs no field for them (64 bytes: one
+   * cache line), and rows may come in any order (the WebAssembly fold logs other days for later).
    */
   #addDay(f: number, day: number, hits: number): void {
     const at = f * INTS + I_DAY0;
     const day0 = this.#i32[at]!;
-    if (day0 === day || day0 === -1) { this.#i32[at] = day; return; }
+    if (day0 === day) return;
+    if (day0 === -1) { this.#i32[at] = day; return; }
     const extra = this.#extra(f);
-    const run = this.#f64[f * STRIDE + F_HITS]! - hits - extra.moved;
     const days = (extra.days ??= new Map());
-    days.set(day0, (days.get(day0) ?? 0) + run);
-    extra.moved += run;
-    this.#i32[at] = day;
+    days.set(day, (days.get(day) ?? 0) + hits);
+    extra.moved += hits;
   }
 
-  /** Hits per day of flow `f`: the days moved to its Map plus the current run. */
+  /** Hits per day of flow `f`: its first day's, then those in its Map. */
   #dayHits(f: number): Map<number, number> {
-    const x = this.#i32[f * INTS + I_EXTRA]!;
-    const extra = x === 0 ? null : this.#extras[x - 1]!;
+    const extra = this.#extraOf(f);
     const day0 = this.#i32[f * INTS + I_DAY0]!;
-    const run = this.#f64[f * STRIDE + F_HITS]! - (extra?.moved ?? 0);
-    if (!extra?.days) return new Map<number, number>().set(day0, run);
-    const all = new Map(extra.days);
-    all.set(day0, (all.get(day0) ?? 0) + run);
+    const all = new Map<number, number>().set(day0, this.#f64[f * STRIDE + F_HITS]! - (extra?.moved ?? 0));
+    if (extra?.days) for (const [day, hits] of extra.days) all.set(day, hits);
     return all;
   }
 
@@ -397,12 +516,14 @@ export class FlowTable {
   #addRule(f: number, rule: number, hits: number): void {
     const rule0 = this.#i32[f * INTS + I_RULE0]!;
     if (rule0 === rule || rule0 === -1) {
-      const x = this.#i32[f * INTS + I_EXTRA]!;
-      const rules = x === 0 ? null : this.#extras[x - 1]!.rules;
+      const rules = this.#extraOf(f)?.rules ?? null;
       if (rules === null) { this.#i32[f * INTS + I_RULE0] = rule; this.#f64[f * STRIDE + F_RULE0_HITS] = this.#f64[f * STRIDE + F_RULE0_HITS]! + hits; return; }
     }
     const extra = this.#extra(f);
-    extra.rules ??= new Map([[rule0, this.#f64[f * STRIDE + F_RULE0_HITS]!]]);
+    if (!extra.rules) {
+      extra.rules = new Map([[rule0, this.#f64[f * STRIDE + F_RULE0_HITS]!]]);
+      this.#i32[f * INTS + I_EXTRA] = this.#i32[f * INTS + I_EXTRA]! | RULES_BIT;
+    }
     extra.rules.set(rule, (extra.rules.get(rule) ?? 0) + hits);
   }
 
@@ -448,8 +569,7 @@ export class FlowTable {
 
   /** Operations of flow `f` (the sample). */
   #ops(f: number): readonly number[] {
-    const x = this.#i32[f * INTS + I_EXTRA]!;
-    const ops = x === 0 ? null : this.#extras[x - 1]!.ops;
+    const ops = this.#extraOf(f)?.ops ?? null;
     return ops ?? (this.#i32[f * INTS + I_OP0]! >= 0 ? [this.#i32[f * INTS + I_OP0]!] : []);
   }
 
@@ -463,9 +583,8 @@ export class FlowTable {
     // Two passes over the flows: sizes first, then typed arrays filled in place (no JS arrays).
     let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
     for (let f = from; f < to; f++) {
-      const x = this.#i32[f * INTS + I_EXTRA]!;
-      const e = x === 0 ? null : this.#extras[x - 1]!;
-      nDays += e?.days ? e.days.size + (e.days.has(this.#i32[f * INTS + I_DAY0]!) ? 0 : 1) : 1;
+      const e = this.#extraOf(f);
+      nDays += (e?.days?.size ?? 0) + 1;
       nRes += (this.#i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + (e?.res?.size ?? 0);
       nRules += e?.rules ? e.rules.size : this.#i32[f * INTS + I_RULE0]! >= 0 ? 1 : 0;
       nIps += e?.ips?.size ?? 0;
@@ -488,8 +607,7 @@ export class FlowTable {
       if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
       c.perimeter[i] = key[0]; c.profile[i] = key[1]; c.category[i] = key[2]; c.peer[i] = this.#peer(f);
       c.hits[i] = this.#f64[f * STRIDE + F_HITS]!; c.first[i] = this.#f64[f * STRIDE + F_FIRST]!; c.last[i] = this.#f64[f * STRIDE + F_LAST]!;
-      const x = this.#i32[f * INTS + I_EXTRA]!;
-      const e = x === 0 ? null : this.#extras[x - 1]!;
+      const e = this.#extraOf(f);
       if (e?.days) for (const [day, hits] of this.#dayHits(f)) { c.days[d] = day; c.dayHits[d++] = hits; }
       else { c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = this.#f64[f * STRIDE + F_HITS]!; }
       if (this.#i32[f * INTS + I_RES0]! >= 0) c.res[r++] = this.#i32[f * INTS + I_RES0]!;
@@ -548,8 +666,7 @@ export class FlowTable {
       const code = this.#peer(f);
       const peerKind: PeerKind = code < RESOURCE ? 'ip' : code < FQDN ? 'resource' : code < NONE ? 'fqdn' : 'none';
       const peer = code < TEXT_IP ? formatIPv4(code) : code < NONE ? s[code % WORD]! : '';
-      const x = this.#i32[f * INTS + I_EXTRA]!;
-      const e = x === 0 ? null : this.#extras[x - 1]!;
+      const e = this.#extraOf(f);
       // Collections filled one by one: no arrays made per flow on the way (a large run has many).
       const resources = new Set<string>();
       if (this.#i32[f * INTS + I_RES0]! >= 0) resources.add(s[this.#i32[f * INTS + I_RES0]!]!);

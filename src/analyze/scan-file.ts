@@ -6,6 +6,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { MAX_LINE_BYTES } from '../ingest/byte-source.js';
 import { INPUT_BYTES } from '../ingest/jsonl-scanner.js';
 import { JsonlFolder } from './scan-jsonl.js';
+import { FoldStop } from './fold-engine.js';
 
 // Blocks are read into the scanner's input region: small enough to stay in L2 until scanned.
 const BLOCK = INPUT_BYTES;
@@ -51,6 +52,16 @@ export class LineFeeder {
     const blockLength = block.length;
     let pos = 0;
     for (;;) {
+      // Whole lines of a block in the scanner's memory are folded in WebAssembly; the lines it
+      // hands back, and lines that span blocks, are folded one by one below.
+      if (inScanner && this.#carryBytes === 0 && this.#skipping === 0) {
+        const limitAt = blockAt + Math.min(Math.max(limit, 0), blockLength + 1);
+        const stop = this.#folder.foldRun(blockAt + pos, blockAt + blockLength, limitAt, this.#maxLineBytes);
+        this.line += this.#folder.runLines;
+        pos = this.#folder.runStop - blockAt;
+        if (stop === FoldStop.Limit) return false;
+        if (stop === FoldStop.End) break;
+      }
       const nl = block.indexOf(10, pos);
       if (nl === -1) break;
       const continuing = pos === 0 && (this.#carryBytes > 0 || this.#skipping > 0);

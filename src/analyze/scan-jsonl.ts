@@ -7,9 +7,10 @@ import { lookupCategory, categories } from '../model/category.js';
 import type { IssueCode } from '../model/issue.js';
 import { formatAddress, parseIPv4Bytes, parseLoggedIp } from '../model/ip.js';
 import { rowsOfValue } from '../ingest/jsonl.js';
-import { Field, LineScanner, ValueKind } from '../ingest/jsonl-scanner.js';
+import { Field, ValueKind, type LineScanner } from '../ingest/jsonl-scanner.js';
 import { EARLIEST_LOG_TIME, LATEST_LOG_TIME, canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
 import { FlowTable } from './flow-table.js';
+import { CANON_ROLES, FoldEngine, FoldStop, INBOUND, Role } from './fold-engine.js';
 import { DAY_MS } from '../model/flow-summary.js';
 
 /** Counts of one scanned range, in the shape of SourceAccount's numbers. */
@@ -48,12 +49,12 @@ class IdMap {
 }
 
 /**
- * What folding lines into one flow table keeps between files and ranges: the scanner (its text
- * ids are the table's to map) and every canonical form by interned id. Made on first use; a
+ * What folding lines into one flow table keeps between files and ranges: the fold engine (its
+ * text ids are the table's to map) and every canonical form by interned id. Made on first use; a
  * worker folds all its tasks into one table, so it is made once per worker.
  */
 interface FoldState {
-  scanner: LineScanner;
+  engine: FoldEngine;
   /** Scanner text id → raw interned id. */
   rawOfKey: IdMap;
   /** Raw id → category index, or INVALID. */
@@ -64,24 +65,22 @@ const foldStates = new WeakMap<FlowTable, FoldState>();
 function foldStateFor(table: FlowTable): FoldState {
   let s = foldStates.get(table);
   if (!s) {
-    s = { scanner: sharedScanner(), rawOfKey: new IdMap(), categoryOf: new IdMap(), perimeterOf: new IdMap(), lowerOf: new IdMap(), resourceOf: new IdMap(), fqdnOf: new IdMap() };
+    s = { engine: engineOfThread(), rawOfKey: new IdMap(), categoryOf: new IdMap(), perimeterOf: new IdMap(), lowerOf: new IdMap(), resourceOf: new IdMap(), fqdnOf: new IdMap() };
     foldStates.set(table, s);
   }
   return s;
 }
 
 /**
- * The scanner of this thread, shared by the tables folded here: its text ids mean the same bytes
- * whichever table reads them (each keeps its own map to interned ids), and no fold awaits between
- * reading a block into it and scanning the block's lines. A new one is made once it holds a
- * million texts, so a long-lived process does not keep every text it ever saw.
+ * The fold engine of this thread, shared by the tables folded here (one at a time is bound to it:
+ * see FoldEngine.bind). A new one is made once it is used up (many texts, or a table took its
+ * memory along); tables already folded with the old one keep it.
  */
-let scannerOfThread: LineScanner | undefined;
-function sharedScanner(): LineScanner {
-  if (!scannerOfThread || scannerOfThread.internedCount > SCANNER_TEXTS) scannerOfThread = new LineScanner();
-  return scannerOfThread;
+let engine: FoldEngine | undefined;
+function engineOfThread(): FoldEngine {
+  if (!engine?.usable) engine = new FoldEngine();
+  return engine;
 }
-const SCANNER_TEXTS = 1 << 20;
 
 /** Normalizes scanned fields into FlowTable rows; caches every canonical form by interned id. */
 export class JsonlFolder {
@@ -97,7 +96,88 @@ export class JsonlFolder {
     this.table = table;
     this.#onIssue = onIssue;
     this.#state = foldStateFor(table);
-    this.scanner = this.#state.scanner;
+    this.scanner = this.#state.engine.scanner;
+  }
+
+  // Where the last foldRun() stopped: the position in the scanner's memory, the end of the line
+  // it hands back (FoldStop.Line), and the lines it folded.
+  runStop = 0;
+  runLineEnd = 0;
+  runLines = 0;
+
+  /**
+   * Folds the lines in the scanner's memory that start in [pos, end) and end before `end`, in
+   * WebAssembly, up to the first that starts at or after `limit`, is longer than `maxLine` or is
+   * this side's to fold (FoldStop.Line: [runStop, runLineEnd), to give to addLine()). What the
+   * module asks for on the way (a canonical form, room for a flow) is given here and it goes on.
+   */
+  foldRun(pos: number, end: number, limit: number, maxLine: number): FoldStop {
+    const engine = this.#state.engine;
+    const x = engine.x;
+    const table = this.table;
+    const counts = this.counts;
+    engine.bind(table);
+    let lines = 0;
+    for (;;) {
+      engine.sync(table);
+      const stop = x.foldLines(pos, end, limit, maxLine);
+      table.setFlowCount(x.flowCount());
+      const done = x.linesDone();
+      const hits = x.hitsDone();
+      lines += done;
+      counts.rowsRead += done; counts.rowsUsed += done;
+      counts.hitsRead += hits; counts.hitsUsed += hits;
+      engine.flushLog(table);
+      pos = x.stopAt();
+      if (stop === FoldStop.Need) { this.#giveCanonical(); continue; }
+      if (stop === FoldStop.Room) { table.makeRoom(); continue; }
+      this.runStop = pos;
+      this.runLineEnd = x.stopEnd();
+      this.runLines = lines;
+      return stop;
+    }
+  }
+
+  /** Gives the module the canonical form it stopped for (the line's scan results are current). */
+  #giveCanonical(): void {
+    const engine = this.#state.engine;
+    const x = engine.x;
+    const role = x.needRole() as Role;
+    if (role === Role.Pair) {
+      x.setPair(x.needA(), x.needB(), Math.floor(this.table.group(x.needA(), x.needB(), 0) / 64));
+      return;
+    }
+    const f = x.needField() as Field;
+    const raw = this.#text(f);
+    let value: number;
+    switch (role) {
+      case Role.Category: {
+        const index = this.#category(raw);
+        value = index < 0 ? INVALID : index | (categories[index]!.direction === 'Inbound' ? INBOUND : 0);
+        break;
+      }
+      case Role.Perimeter: value = this.#perimeter(raw); break;
+      case Role.Lower: value = this.#lower(raw); break;
+      case Role.Resource: value = this.#resource(raw); break;
+      case Role.Fqdn: value = this.#fqdn(raw); break;
+      case Role.Raw: value = raw; break;
+      case Role.Rule: value = this.table.interner.strings[raw]!.startsWith('{') ? INVALID : raw; break;
+      default: throw new Error(`fold engine asked for role ${role}`);
+    }
+    const key = this.scanner.key[f]!;
+    engine.ensureCanon(key);
+    engine.canon[key * CANON_ROLES + role] = value;
+  }
+
+  /** Category index of a raw id, or INVALID. */
+  #category(raw: number): number {
+    let index = this.#state.categoryOf.get(raw);
+    if (index === UNKNOWN) {
+      const info = lookupCategory(this.table.interner.strings[raw]!);
+      index = info ? categories.indexOf(info) : INVALID;
+      this.#state.categoryOf.set(raw, index);
+    }
+    return index;
   }
 
   /** Folds one line `buf[start, end)` (no newline) numbered `line`. */
@@ -224,12 +304,7 @@ export class JsonlFolder {
     // category
     const catRaw = this.#text(Field.Category);
     if (!(catRaw >= 0)) return false;
-    let categoryIndex = this.#state.categoryOf.get(catRaw);
-    if (categoryIndex === UNKNOWN) {
-      const info = lookupCategory(interner.strings[catRaw]!);
-      categoryIndex = info ? categories.indexOf(info) : INVALID;
-      this.#state.categoryOf.set(catRaw, categoryIndex);
-    }
+    const categoryIndex = this.#category(catRaw);
     if (categoryIndex === INVALID) return false;
     const category = categories[categoryIndex]!;
     // time: TimeGenerated before time

@@ -7,8 +7,6 @@
 // give up, and the caller takes the careful path (JSON.parse + normalizeRow), so results and
 // issues are exactly the careful path's. This file owns the key tables and the result views.
 
-import { readFileSync } from 'node:fs';
-
 // The few WebAssembly types used here (the ES2022 lib does not declare them).
 declare global {
   namespace WebAssembly {
@@ -53,7 +51,8 @@ const KEYS: Record<Ctx, Record<string, number>> = {
   [Ctx.Matched]: { accessrule: Field.MatchedRule },
 };
 
-interface ScanExports {
+/** The scanner's exports (the module also holds the fold: src/analyze/fold-engine.ts loads it). */
+export interface ScanExports {
   memory: WebAssembly.Memory;
   setup(cap: number): number;
   resultsKinds(): number; resultsStarts(): number; resultsEnds(): number; resultsKeys(): number;
@@ -64,15 +63,6 @@ interface ScanExports {
   internedCount(): number;
   scan(start: number, end: number): number;
 }
-
-/** The compiled scanner; under the TypeScript test runner, the build's copy in dist/. */
-function wasmUrl(): URL {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) return new URL(here.replace(/\/src\/ingest\/jsonl-scanner\.ts$/, '/dist/src/ingest/wasm/jsonl-scan.wasm'));
-  return new URL('./wasm/jsonl-scan.wasm', here);
-}
-
-let compiled: WebAssembly.Module | undefined;
 
 /** Size of the input region: file blocks small enough to stay in a core's L2 cache until scanned. */
 export const INPUT_BYTES = 1 << 20;
@@ -97,9 +87,9 @@ export class LineScanner {
   readonly inputAt: number;
   readonly inputCap: number;
 
-  constructor(inputCap = INPUT_BYTES) {
-    compiled ??= new WebAssembly.Module(readFileSync(wasmUrl()));
-    this.#x = new WebAssembly.Instance(compiled, { env: { abort: () => { throw new Error('jsonl scanner aborted'); } } }).exports as unknown as ScanExports;
+  /** `exports`: a fresh instance of the module (see src/analyze/fold-engine.ts). */
+  constructor(exports: ScanExports, inputCap = INPUT_BYTES) {
+    this.#x = exports;
     this.inputCap = inputCap;
     this.inputAt = this.#x.setup(inputCap);
     this.#refresh();

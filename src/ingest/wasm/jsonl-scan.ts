@@ -31,10 +31,10 @@ const MATCHED_FIELD: i32 = 10;
 const INTERNED: i32 = 0xf7f0;
 
 let input: usize = 0;
-let kinds: usize = 0; // u8 × FIELDS
-let starts: usize = 0; // i32 × FIELDS
-let ends: usize = 0; // i32 × FIELDS
-let keyIds: usize = 0; // i32 × FIELDS
+export let kinds: usize = 0; // u8 × FIELDS
+export let starts: usize = 0; // i32 × FIELDS
+export let ends: usize = 0; // i32 × FIELDS
+export let keyIds: usize = 0; // i32 × FIELDS
 // Key tables: per context, a count, then per key: length, target, bytes (lower case).
 let keyCounts: usize = 0;
 let keyLens: usize = 0;
@@ -65,9 +65,17 @@ export function memoryGrew(): i32 {
   return g;
 }
 
-function alloc(bytes: i32): usize {
+// Where the heap must end (0: anywhere): the fold (src/analyze/wasm/fold-lines.ts) keeps its
+// flow records above it, growing in place.
+let heapLimit: usize = 0;
+export function limitHeap(limit: usize): void { heapLimit = limit; }
+/** Bytes of memory the heap reaches. */
+export function heapUsed(): usize { return heapTop; }
+
+export function alloc(bytes: i32): usize {
   const at = (heapTop + 15) & ~(<usize>15);
   const top = at + <usize>bytes + <usize>SLACK;
+  if (heapLimit != 0 && top > heapLimit) unreachable(); // the JavaScript side reports it
   const have = <usize>memory.size() << 16;
   if (top > have) {
     const pages = <i32>((top - have + 0xffff) >> 16);
@@ -389,7 +397,7 @@ export function scan(start: usize, end: usize): i32 {
   return ok | (grew << 1);
 }
 
-function scanLine(start: usize, end: usize): i32 {
+export function scanLine(start: usize, end: usize): i32 {
   memory.fill(kinds, 0, FIELDS);
   lineEnd = end;
   sawMatched = 0;

@@ -1,0 +1,128 @@
+// Analyze stage, hot path: the JavaScript side of the WebAssembly fold (src/analyze/wasm/
+// fold-lines.ts, built with the byte scanner into one module by `npm run build:wasm`). An engine
+// is one instance of that module and its memory: the scanner's input region and interned texts at
+// the bottom, and above RECORDS_AT the records of the one FlowTable it is bound to, which it adds
+// rows to without leaving WebAssembly. JsonlFolder (scan-jsonl.ts) drives it and does what it
+// hands back; this file owns the memory, the binding and the views.
+
+import { readFileSync } from 'node:fs';
+import { LineScanner, type ScanExports } from '../ingest/jsonl-scanner.js';
+import type { FlowTable, TableStorage } from './flow-table.js';
+
+interface FoldExports extends ScanExports {
+  limitHeap(limit: number): void;
+  heapUsed(): number;
+  foldSetup(recordsAt: number, entries: number): void;
+  growCanon(keys: number): number;
+  canonAt(): number; canonKeys(): number;
+  forgetCanon(): void;
+  setPair(perimeter: number, profile: number, pair: number): void;
+  allocSlots(n: number): number;
+  setTable(flows: number, capacity: number, slotsAt: number, slotCount: number): void;
+  flowCount(): number;
+  logAt(): number; logged(): number; clearLog(): void;
+  hitsDone(): number;
+  stopAt(): number; stopEnd(): number; linesDone(): number;
+  needField(): number; needRole(): number; needA(): number; needB(): number;
+  foldLines(pos: number, end: number, limit: number, maxLine: number): number;
+}
+
+/** Why foldLines() stopped (as in fold-lines.ts). */
+export const enum FoldStop { End = 0, Limit = 1, Line = 2, Need = 3, Room = 4 }
+
+/** Canonical-form roles (as in fold-lines.ts): one i32 per role, CANON_ROLES per text. */
+export const enum Role { Category = 0, Perimeter = 1, Lower = 2, Resource = 3, Fqdn = 4, Raw = 5, Rule = 6, Pair = 99 }
+const CANON_ROLES = 8;
+/** In a category's canonical value: the category is inbound. */
+export const INBOUND = 0x100;
+
+const PAGE = 65_536;
+/** Where the bound table's records start: the heap below it is reserved, not resident until used. */
+const RECORDS_AT = 256 << 20;
+/** Past this much heap an engine is replaced for the next table (its own stays bound to it). */
+const HEAP_BUDGET = 128 << 20;
+const MAX_PAGES = 65_536;
+const LOG_ENTRIES = 1 << 14;
+const LOG_ENTRY = 40;
+
+/** The compiled module; under the TypeScript test runner, the build's copy in dist/. */
+function wasmUrl(): URL {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) return new URL(here.replace(/\/src\/analyze\/fold-engine\.ts$/, '/dist/src/analyze/wasm/fold-lines.wasm'));
+  return new URL('./wasm/fold-lines.wasm', here);
+}
+let compiled: WebAssembly.Module | undefined;
+
+export class FoldEngine {
+  readonly scanner: LineScanner;
+  readonly x: FoldExports;
+  readonly #memory: WebAssembly.Memory;
+  #bound: FlowTable | null = null;
+  #retired = false;
+  #storage: TableStorage;
+  /** Canonical forms per text key (CANON_ROLES per key). */
+  canon!: Int32Array;
+
+  constructor() {
+    compiled ??= new WebAssembly.Module(readFileSync(wasmUrl()));
+    // Shared: a worker's table goes to the main thread in this memory, without a copy.
+    this.#memory = new WebAssembly.Memory({ initial: RECORDS_AT / PAGE + 2, maximum: MAX_PAGES, shared: true });
+    this.x = new WebAssembly.Instance(compiled, { env: { memory: this.#memory } }).exports as unknown as FoldExports;
+    this.scanner = new LineScanner(this.x);
+    this.x.limitHeap(RECORDS_AT);
+    this.x.foldSetup(RECORDS_AT, LOG_ENTRIES);
+    this.#viewCanon();
+    const memory = this.#memory;
+    const x = this.x;
+    this.#storage = {
+      memory, recordsAt: RECORDS_AT,
+      allocSlots: (n) => new Int32Array(memory.buffer, x.allocSlots(n), n),
+      release: () => { this.#retired = true; this.#bound = null; },
+    };
+  }
+
+  /** False once a table took this engine's memory with it, or its heap is used up: make another. */
+  get usable(): boolean {
+    return !this.#retired && this.x.heapUsed() < HEAP_BUDGET && this.scanner.internedCount <= ENGINE_TEXTS;
+  }
+
+  /** Makes `table` the one rows are folded into (its records move into this memory). */
+  bind(table: FlowTable): void {
+    if (this.#bound === table) return;
+    this.#bound?.unbindStorage();
+    table.bindStorage(this.#storage);
+    this.x.forgetCanon();
+    this.#bound = table;
+  }
+
+  /** Tells the module where the bound table stands, before a foldLines(). */
+  sync(table: FlowTable): void {
+    const { count, capacity, slots } = table.storageState;
+    this.x.setTable(count, capacity, slots.byteOffset, slots.length);
+  }
+
+  /** Room for canonical forms of text `key`. */
+  ensureCanon(key: number): void {
+    if (key < this.canon.length / CANON_ROLES) return;
+    this.x.growCanon(key + 1);
+    this.#viewCanon();
+  }
+
+  #viewCanon(): void {
+    this.canon = new Int32Array(this.#memory.buffer, this.x.canonAt(), this.x.canonKeys() * CANON_ROLES);
+  }
+
+  /** Hands what the module logged to the bound table and empties the log. */
+  flushLog(table: FlowTable): void {
+    const n = this.x.logged();
+    if (n === 0) return;
+    const at = this.x.logAt();
+    table.addLogged(new Int32Array(this.#memory.buffer, at, n * (LOG_ENTRY / 4)), new Float64Array(this.#memory.buffer, at, n * (LOG_ENTRY / 8)), n);
+    this.x.clearLog();
+  }
+}
+
+/** Texts an engine interns before it is replaced (a long-lived process does not keep every text). */
+const ENGINE_TEXTS = 1 << 20;
+
+export { CANON_ROLES };

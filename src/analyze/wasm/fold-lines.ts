@@ -1,0 +1,577 @@
+// Analyze stage, hot path (AssemblyScript, compiled to WebAssembly by `npm run build:wasm` together
+// with the byte scanner it imports): folds runs of JSON lines straight into a flow table kept in
+// this module's memory. For each line it runs the scanner, normalizes the fields through tables of
+// canonical forms per scanned text (filled by the JavaScript side the first time a text is seen),
+// finds the flow through the table's open-addressing index and updates its 64-byte record. What
+// it does not do itself it hands back, and never half done: a line it cannot vouch for (any shape
+// but the common one) goes to the JavaScript fold (src/analyze/scan-jsonl.ts), which gives the
+// same result; the parts of a row a record cannot hold (a second day, resource, rule or operation,
+// a caller IP) are logged for the JavaScript side to add to the flow's extras. The record layout,
+// the hash and the index are flow-table.ts's, which reads and writes the same memory.
+
+import { alloc, ends, keyIds, kinds, scanLine, starts } from '../../ingest/wasm/jsonl-scan';
+export { setup, resultsKinds, resultsStarts, resultsEnds, resultsKeys, keyScratch, addKey, scratch, memoryGrew, internedCount, scan, limitHeap, heapUsed } from '../../ingest/wasm/jsonl-scan';
+
+// Fields, as Field in src/ingest/jsonl-scanner.ts.
+const F_TIME: i32 = 0;
+const F_TIME_GENERATED: i32 = 1;
+const F_END_TIME: i32 = 2;
+const F_COUNT: i32 = 3;
+const F_PERIMETER: i32 = 4;
+const F_PERIMETER_LA: i32 = 5;
+const F_CATEGORY: i32 = 6;
+const F_OPERATION: i32 = 7;
+const F_PROFILE: i32 = 8;
+const F_RESOURCE: i32 = 9;
+const F_RULE: i32 = 10;
+const F_SOURCE_IP: i32 = 11;
+const F_SOURCE_RESOURCE: i32 = 12;
+const F_FQDN: i32 = 13;
+const F_FQDN_LONG: i32 = 14;
+const F_DEST_RESOURCE: i32 = 15;
+
+const STRING: u8 = 1;
+const NUMBER: u8 = 2;
+
+// Canonical forms of a scanned text (by its interned key), one i32 per role, ROLES per text.
+// Values are the flow table's interned ids; the category role holds its index, plus INBOUND.
+const ROLES: i32 = 8;
+const ROLE_CATEGORY: i32 = 0;
+const ROLE_PERIMETER: i32 = 1;
+const ROLE_LOWER: i32 = 2;
+const ROLE_RESOURCE: i32 = 3;
+const ROLE_FQDN: i32 = 4;
+const ROLE_RAW: i32 = 5;
+const ROLE_RULE: i32 = 6;
+const INBOUND: i32 = 0x100;
+const INVALID: i32 = -1;
+const UNKNOWN: i32 = -2;
+// The pair (perimeter, profile) of needRole: its id is missing from the pair table.
+const ROLE_PAIR: i32 = 99;
+
+// What foldLines() stops for (as FoldStop in src/analyze/scan-jsonl.ts).
+const END: i32 = 0; // no whole line before `end`: stopAt() is where the rest starts
+const LIMIT: i32 = 1; // the next line, at stopAt(), starts at or after `limit`
+const LINE: i32 = 2; // the line [stopAt(), stopEnd()) is the JavaScript side's to fold
+const NEED: i32 = 3; // a canonical form is missing (needField(), needRole()): the line is retried
+const ROOM: i32 = 4; // the table needs room for a flow, or the log is full: the line is retried
+
+// Flow records (flow-table.ts): 8 i32 then 4 f64, 64 bytes.
+const RECORD: i32 = 64;
+const I_GROUP: i32 = 0;
+const I_HI: i32 = 4;
+const I_LO: i32 = 8;
+const I_DAY0: i32 = 12;
+const I_RES0: i32 = 16;
+const I_RULE0: i32 = 20;
+const I_OP0: i32 = 24;
+const I_EXTRA: i32 = 28;
+const F_HITS: i32 = 32;
+const F_FIRST: i32 = 40;
+const F_LAST: i32 = 48;
+const F_RULE0_HITS: i32 = 56;
+// In I_EXTRA: the flow's hits per rule are in its extras (a Map on the JavaScript side).
+const RULES_BIT: i32 = 1 << 28;
+
+// Peer kinds (the high word of a peer code).
+const PEER_IPV4: i32 = 0;
+const PEER_RESOURCE: i32 = 2;
+const PEER_FQDN: i32 = 4;
+const PEER_NONE: i32 = 8;
+
+const DAY_MS: f64 = 86_400_000;
+
+// Log entries: flow, day, resource, rule, operation, caller IP (hi, lo), pad; hits (f64).
+const LOG_ENTRY: i32 = 40;
+
+let canon: usize = 0;
+let canonCap: i32 = 0;
+let pairs: usize = 0; // entries of (perimeter, profile, pair + 1, pad)
+let pairMask: i32 = 0;
+let pairCount: i32 = 0;
+let records: usize = 0;
+let capacity: i32 = 0;
+let count: i32 = 0;
+let slots: usize = 0;
+let slotsMask: i32 = 0;
+let log: usize = 0;
+let logCap: i32 = 0;
+let logCount: i32 = 0;
+
+let stop: usize = 0;
+let stopLineEnd: usize = 0;
+let done: i32 = 0;
+let hitsFolded: f64 = 0;
+let missingField: i32 = 0;
+let missingRole: i32 = 0;
+let missingA: i32 = 0;
+let missingB: i32 = 0;
+
+/**
+ * Sets up the fold's regions: flow records start at `recordsAt` (the heap must stay below it),
+ * the log holds `entries` entries. Call after setup().
+ */
+export function foldSetup(recordsAt: usize, entries: i32): void {
+  records = recordsAt;
+  logCap = entries;
+  log = alloc(entries * LOG_ENTRY);
+  logCount = 0;
+  canonCap = 0;
+  growCanon(1 << 12);
+  pairMask = (1 << 8) - 1;
+  pairs = alloc((pairMask + 1) * 16);
+  memory.fill(pairs, 0, (pairMask + 1) * 16);
+  pairCount = 0;
+}
+
+/** Room for canonical forms of at least `keys` texts. @returns where they are */
+export function growCanon(keys: i32): usize {
+  let cap = max(canonCap, 1 << 12);
+  while (cap < keys) cap *= 2;
+  if (cap == canonCap) return canon;
+  const grown = alloc(cap * ROLES * 4);
+  if (canonCap > 0) memory.copy(grown, canon, canonCap * ROLES * 4);
+  for (let i = canonCap * ROLES; i < cap * ROLES; i++) store<i32>(grown + <usize>(i * 4), UNKNOWN);
+  canon = grown;
+  canonCap = cap;
+  return canon;
+}
+export function canonAt(): usize { return canon; }
+export function canonKeys(): i32 { return canonCap; }
+/** Forgets every canonical form and pair (the next table has ids of its own). */
+export function forgetCanon(): void {
+  for (let i = 0; i < canonCap * ROLES; i++) store<i32>(canon + <usize>(i * 4), UNKNOWN);
+  memory.fill(pairs, 0, (pairMask + 1) * 16);
+  pairCount = 0;
+}
+
+@inline function pairHash(a: i32, b: i32): u32 {
+  const h = (<u32>a * 0x9e3779b1) ^ (<u32>b * 0x85ebca6b);
+  return h ^ (h >> 15);
+}
+
+/** Pair id of (perimeter, profile), or -1. */
+function pairOf(a: i32, b: i32): i32 {
+  for (let i = <i32>pairHash(a, b) & pairMask; ; i = (i + 1) & pairMask) {
+    const at = pairs + <usize>(i * 16);
+    const p = load<i32>(at, 8);
+    if (p == 0) return -1;
+    if (load<i32>(at) == a && load<i32>(at, 4) == b) return p - 1;
+  }
+  return -1;
+}
+
+/** Records the pair id of (perimeter, profile). */
+export function setPair(a: i32, b: i32, pair: i32): void {
+  if ((pairCount + 1) * 2 > pairMask + 1) {
+    const old = pairs;
+    const oldSize = pairMask + 1;
+    pairMask = oldSize * 2 - 1;
+    pairs = alloc(oldSize * 2 * 16);
+    memory.fill(pairs, 0, oldSize * 2 * 16);
+    pairCount = 0;
+    for (let i = 0; i < oldSize; i++) {
+      const at = old + <usize>(i * 16);
+      if (load<i32>(at, 8) != 0) setPair(load<i32>(at), load<i32>(at, 4), load<i32>(at, 8) - 1);
+    }
+  }
+  for (let i = <i32>pairHash(a, b) & pairMask; ; i = (i + 1) & pairMask) {
+    const at = pairs + <usize>(i * 16);
+    if (load<i32>(at, 8) == 0) {
+      store<i32>(at, a);
+      store<i32>(at, b, 4);
+      store<i32>(at, pair + 1, 8);
+      pairCount++;
+      return;
+    }
+  }
+}
+
+/** Zeroed room for an index of `n` slots (the JavaScript side rehashes into it). */
+export function allocSlots(n: i32): usize {
+  const at = alloc(n * 4);
+  memory.fill(at, 0, n * 4);
+  return at;
+}
+
+/** The table the next foldLines() adds to: its flow count, record capacity and index. */
+export function setTable(flows: i32, recordCapacity: i32, slotsAt: usize, slotCount: i32): void {
+  count = flows;
+  capacity = recordCapacity;
+  slots = slotsAt;
+  slotsMask = slotCount - 1;
+}
+export function flowCount(): i32 { return count; }
+
+export function logAt(): usize { return log; }
+export function logged(): i32 { return logCount; }
+export function clearLog(): void { logCount = 0; }
+
+export function stopAt(): usize { return stop; }
+export function stopEnd(): usize { return stopLineEnd; }
+export function linesDone(): i32 { return done; }
+/** The hits of the lines folded by the last foldLines(). */
+export function hitsDone(): f64 { return hitsFolded; }
+export function needField(): i32 { return missingField; }
+export function needRole(): i32 { return missingRole; }
+export function needA(): i32 { return missingA; }
+export function needB(): i32 { return missingB; }
+
+/** Offset of the first newline in [p, end), or -1 (16 bytes at a time; SLACK bytes follow `end`). */
+function newlineAt(p: usize, end: usize): isize {
+  const nl = i8x16.splat(10);
+  while (p < end) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(p), nl));
+    if (m != 0) {
+      const q = p + <usize>ctz(m);
+      return q < end ? <isize>q : -1;
+    }
+    p += 16;
+  }
+  return -1;
+}
+
+/**
+ * Folds the lines that start in [pos, end) and end with a newline before `end`, and stops at the
+ * first one that starts at or after `limit`, is longer than `maxLine`, or that it must hand back.
+ * @returns why it stopped (see END … ROOM); linesDone() lines were folded
+ */
+export function foldLines(pos: usize, end: usize, limit: usize, maxLine: i32): i32 {
+  done = 0;
+  hitsFolded = 0;
+  for (;;) {
+    stop = pos;
+    if (pos >= end) return END;
+    if (pos >= limit) return LIMIT;
+    const nl = newlineAt(pos, end);
+    if (nl < 0) return END;
+    stopLineEnd = <usize>nl;
+    if (<i32>(<usize>nl - pos) > maxLine) return LINE;
+    if (logCount >= logCap || count >= capacity || (count + 1) * 2 > slotsMask + 1) return ROOM;
+    let e = <usize>nl;
+    if (e > pos && load<u8>(e - 1) == 13) e--;
+    const r = foldLine(pos, e);
+    if (r != 0) return r;
+    done++;
+    pos = <usize>nl + 1;
+  }
+  return END;
+}
+
+@inline function kindOf(f: i32): u8 { return load<u8>(kinds + <usize>f); }
+@inline function startOf(f: i32): usize { return <usize>load<i32>(starts + <usize>(f * 4)); }
+@inline function endOf(f: i32): usize { return <usize>load<i32>(ends + <usize>(f * 4)); }
+@inline function hasText(f: i32): bool { return kindOf(f) == STRING && endOf(f) > startOf(f); }
+
+// Key of a text field as the JavaScript fold's #text() sees it: NO_TEXT when absent, not a
+// string or empty; PADDED when it starts or ends with white space (that path trims it).
+const NO_TEXT: i32 = -1;
+const PADDED: i32 = -3;
+function textKey(f: i32): i32 {
+  if (!hasText(f)) return NO_TEXT;
+  if (load<u8>(startOf(f)) <= 0x20 || load<u8>(endOf(f) - 1) <= 0x20) return PADDED;
+  return load<i32>(keyIds + <usize>(f * 4));
+}
+
+/** Canonical form `role` of the text of field `f` (key `key`); UNKNOWN says which is missing. */
+function canonOf(f: i32, key: i32, role: i32): i32 {
+  missingField = f;
+  missingRole = role;
+  if (key >= canonCap) return UNKNOWN;
+  return load<i32>(canon + <usize>((key * ROLES + role) * 4));
+}
+
+/** Folds one line [s, e) (no newline). @returns 0, LINE or NEED (nothing changed then) */
+function foldLine(s: usize, e: usize): i32 {
+  if (scanLine(s, e) == 0) return LINE;
+  // count (missing: 1)
+  let hits: f64 = 1;
+  const ck = kindOf(F_COUNT);
+  if (ck == STRING || ck == NUMBER) {
+    const cs = startOf(F_COUNT);
+    const ce = endOf(F_COUNT);
+    if (ce > cs) {
+      if (ce - cs > 15) return LINE;
+      let v: u64 = 0;
+      for (let p = cs; p < ce; p++) {
+        const d = <u32>load<u8>(p) - 0x30;
+        if (d > 9) return LINE;
+        v = v * 10 + <u64>d;
+      }
+      hits = <f64>v;
+    } else if (ck == NUMBER) return LINE;
+  }
+  // category
+  const catKey = textKey(F_CATEGORY);
+  if (catKey < 0) return LINE;
+  const cat = canonOf(F_CATEGORY, catKey, ROLE_CATEGORY);
+  if (cat == UNKNOWN) return NEED;
+  if (cat < 0) return LINE;
+  // time: TimeGenerated before time; the end time only when later
+  const timeField = hasText(F_TIME_GENERATED) ? F_TIME_GENERATED : F_TIME;
+  if (!hasText(timeField) || !readTime(timeField)) return LINE;
+  const day = timeDay;
+  const msOfDay = timeMs;
+  let endDay = day;
+  let endMs = msOfDay;
+  if (hasText(F_END_TIME)) {
+    if (!readTime(F_END_TIME)) return LINE;
+    if (timeDay > day || (timeDay == day && timeMs > msOfDay)) { endDay = timeDay; endMs = timeMs; }
+  }
+  // perimeter: _ResourceId before resourceId
+  let perField = F_PERIMETER_LA;
+  let perKey = textKey(F_PERIMETER_LA);
+  if (perKey == PADDED) return LINE;
+  if (perKey < 0) { perField = F_PERIMETER; perKey = textKey(F_PERIMETER); }
+  if (perKey < 0) return LINE;
+  const perimeter = canonOf(perField, perKey, ROLE_PERIMETER);
+  if (perimeter == UNKNOWN) return NEED;
+  if (perimeter < 0) return LINE;
+  const profileKey = textKey(F_PROFILE);
+  if (profileKey < 0) return LINE;
+  const profile = canonOf(F_PROFILE, profileKey, ROLE_LOWER);
+  if (profile == UNKNOWN) return NEED;
+  if (profile < 0) return LINE;
+  // the caller IP: dotted quads only here
+  let ipHi = -1;
+  let ipLo = 0;
+  if (hasText(F_SOURCE_IP)) {
+    const v4 = quad(startOf(F_SOURCE_IP), endOf(F_SOURCE_IP));
+    if (v4 < 0) return LINE;
+    ipHi = PEER_IPV4;
+    ipLo = <i32>v4;
+  }
+  let peerHi = PEER_NONE;
+  let peerLo = 0;
+  let callerHi = -1;
+  if (cat & INBOUND) {
+    const srKey = textKey(F_SOURCE_RESOURCE);
+    if (srKey == PADDED) return LINE;
+    let sr = INVALID;
+    if (srKey >= 0) {
+      sr = canonOf(F_SOURCE_RESOURCE, srKey, ROLE_RESOURCE);
+      if (sr == UNKNOWN) return NEED;
+    }
+    if (sr >= 0) { peerHi = PEER_RESOURCE; peerLo = sr; callerHi = ipHi; }
+    else if (ipHi >= 0) { peerHi = ipHi; peerLo = ipLo; }
+  } else {
+    let fqField = F_FQDN;
+    let fqKey = textKey(F_FQDN);
+    if (fqKey == PADDED) return LINE;
+    if (fqKey < 0) { fqField = F_FQDN_LONG; fqKey = textKey(F_FQDN_LONG); }
+    if (fqKey == PADDED) return LINE;
+    if (fqKey >= 0) {
+      const fqdn = canonOf(fqField, fqKey, ROLE_FQDN);
+      if (fqdn == UNKNOWN) return NEED;
+      if (fqdn < 0) return LINE;
+      peerHi = PEER_FQDN;
+      peerLo = fqdn;
+    } else {
+      const drKey = textKey(F_DEST_RESOURCE);
+      if (drKey == PADDED) return LINE;
+      let dr = INVALID;
+      if (drKey >= 0) {
+        dr = canonOf(F_DEST_RESOURCE, drKey, ROLE_RESOURCE);
+        if (dr == UNKNOWN) return NEED;
+      }
+      if (dr >= 0) { peerHi = PEER_RESOURCE; peerLo = dr; callerHi = ipHi; }
+    }
+  }
+  const resKey = textKey(F_RESOURCE);
+  const ruleKey = textKey(F_RULE);
+  const opKey = textKey(F_OPERATION);
+  if (resKey == PADDED || ruleKey == PADDED || opKey == PADDED) return LINE;
+  let resource = -1;
+  if (resKey >= 0) {
+    resource = canonOf(F_RESOURCE, resKey, ROLE_RESOURCE);
+    if (resource == UNKNOWN) return NEED;
+  }
+  let rule = -1;
+  if (ruleKey >= 0) {
+    rule = canonOf(F_RULE, ruleKey, ROLE_RULE);
+    if (rule == UNKNOWN) return NEED;
+    if (rule < 0) return LINE; // text that looks like JSON: the JavaScript side decides
+  }
+  let operation = -1;
+  if (opKey >= 0) {
+    operation = canonOf(F_OPERATION, opKey, ROLE_RAW);
+    if (operation == UNKNOWN) return NEED;
+  }
+  const pair = pairOf(perimeter, profile);
+  if (pair < 0) { missingRole = ROLE_PAIR; missingA = perimeter; missingB = profile; return NEED; }
+
+  // Everything is known: only now is anything changed.
+  const rec = records + <usize>(flowFor(pair * 64 + (cat & 0xff), peerHi, peerLo) * RECORD);
+  const time = <f64>day * DAY_MS + <f64>msOfDay;
+  const endTime = <f64>endDay * DAY_MS + <f64>endMs;
+  store<f64>(rec, load<f64>(rec, F_HITS) + hits, F_HITS);
+  if (time < load<f64>(rec, F_FIRST)) store<f64>(rec, time, F_FIRST);
+  if (endTime > load<f64>(rec, F_LAST)) store<f64>(rec, endTime, F_LAST);
+  // What the record cannot hold is logged (as flow-table.ts's #addDay and the others would add it).
+  let logDay = -1;
+  const day0 = load<i32>(rec, I_DAY0);
+  if (day0 == -1) store<i32>(rec, day, I_DAY0);
+  else if (day0 != day) logDay = day;
+  let logRes = -1;
+  if (resource >= 0) {
+    const res0 = load<i32>(rec, I_RES0);
+    if (res0 == -1) store<i32>(rec, resource, I_RES0);
+    else if (res0 != resource) logRes = resource;
+  }
+  let logRule = -1;
+  if (rule >= 0) {
+    const rule0 = load<i32>(rec, I_RULE0);
+    if ((rule0 == rule || rule0 == -1) && (load<i32>(rec, I_EXTRA) & RULES_BIT) == 0) {
+      store<i32>(rec, rule, I_RULE0);
+      store<f64>(rec, load<f64>(rec, F_RULE0_HITS) + hits, F_RULE0_HITS);
+    } else logRule = rule;
+  }
+  let logOp = -1;
+  if (operation >= 0) {
+    const op0 = load<i32>(rec, I_OP0);
+    if (op0 == -1) store<i32>(rec, operation, I_OP0);
+    else if (op0 != operation) logOp = operation;
+  }
+  if ((logDay & logRes & logRule & logOp & callerHi) != -1) {
+    const at = log + <usize>(logCount * LOG_ENTRY);
+    store<i32>(at, <i32>((rec - records) / <usize>RECORD));
+    store<i32>(at, logDay, 4);
+    store<i32>(at, logRes, 8);
+    store<i32>(at, logRule, 12);
+    store<i32>(at, logOp, 16);
+    store<i32>(at, callerHi, 20);
+    store<i32>(at, callerHi >= 0 ? ipLo : 0, 24);
+    store<f64>(at, hits, 32);
+    logCount++;
+  }
+  hitsFolded += hits;
+  return 0;
+}
+
+/** Flow of (group, peer), made when new (foldLines() made sure there is room). */
+function flowFor(group: i32, hi: i32, lo: i32): i32 {
+  // The hash of flow-table.ts's #flowFor(), in the same index.
+  let h: u32 = ((<u32>lo ^ (<u32>hi * 0x27d4eb2d)) * 0x9e3779b1) ^ (<u32>group * 0x85ebca6b);
+  h ^= h >> 15;
+  h *= 0x2c1b3c6d;
+  h ^= h >> 13;
+  for (let i = <i32>h & slotsMask; ; i = (i + 1) & slotsMask) {
+    const at = slots + <usize>(i * 4);
+    const s = load<i32>(at);
+    if (s == 0) {
+      const f = count++;
+      const rec = records + <usize>(f * RECORD);
+      store<i32>(rec, group, I_GROUP);
+      store<i32>(rec, hi, I_HI);
+      store<i32>(rec, lo, I_LO);
+      store<i32>(rec, -1, I_DAY0);
+      store<i32>(rec, -1, I_RES0);
+      store<i32>(rec, -1, I_RULE0);
+      store<i32>(rec, -1, I_OP0);
+      store<i32>(rec, 0, I_EXTRA);
+      store<f64>(rec, 0, F_HITS);
+      store<f64>(rec, Infinity, F_FIRST);
+      store<f64>(rec, -Infinity, F_LAST);
+      store<f64>(rec, 0, F_RULE0_HITS);
+      store<i32>(at, f + 1);
+      return f;
+    }
+    const rec = records + <usize>((s - 1) * RECORD);
+    if (load<i32>(rec, I_LO) == lo && load<i32>(rec, I_GROUP) == group && load<i32>(rec, I_HI) == hi) return s - 1;
+  }
+  return -1;
+}
+
+// The last time read by readTime(): a day number and milliseconds into the day.
+let timeDay: i32 = 0;
+let timeMs: i32 = 0;
+
+/** Two or four decimal digits at `p`, or -1. */
+@inline function digits(p: usize, n: i32): i32 {
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = <u32>load<u8>(p + <usize>i) - 0x30;
+    if (d > 9) return -1;
+    v = v * 10 + <i32>d;
+  }
+  return v;
+}
+
+/**
+ * Reads an ISO time `yyyy-mm-ddThh:mm:ss[.fraction][Z]` of the years 2000–2099 (the valid log
+ * times) into timeDay and timeMs, as the JavaScript fold's #time() does. @returns false for any
+ * other shape (that path then decides)
+ */
+function readTime(f: i32): bool {
+  const s = startOf(f);
+  const n = <i32>(endOf(f) - s);
+  if (n < 19 || load<u8>(s + 4) != 0x2d || load<u8>(s + 7) != 0x2d || load<u8>(s + 10) != 0x54 || load<u8>(s + 13) != 0x3a || load<u8>(s + 16) != 0x3a) return false;
+  const y = digits(s, 4);
+  const mo = digits(s + 5, 2);
+  const d = digits(s + 8, 2);
+  const h = digits(s + 11, 2);
+  const mi = digits(s + 14, 2);
+  const sec = digits(s + 17, 2);
+  if ((y | mo | d | h | mi | sec) < 0) return false;
+  let i = 19;
+  let ms = 0;
+  if (i < n && load<u8>(s + <usize>i) == 0x2e) {
+    i++;
+    let k = 0;
+    while (i < n) {
+      const c = <u32>load<u8>(s + <usize>i) - 0x30;
+      if (c > 9) break;
+      if (k < 3) ms = ms * 10 + <i32>c;
+      k++;
+      i++;
+    }
+    if (k == 0 || k > 9) return false;
+    for (; k < 3; k++) ms *= 10;
+  }
+  if (i < n && load<u8>(s + <usize>i) == 0x5a) i++;
+  if (i != n) return false;
+  if (y < 2000 || y > 2099 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || sec > 59) return false;
+  timeDay = daysFromCivil(y, mo, d);
+  timeMs = ((h * 60 + mi) * 60 + sec) * 1000 + ms;
+  return true;
+}
+
+function daysInMonth(y: i32, mo: i32): i32 {
+  if (mo != 2) return mo == 4 || mo == 6 || mo == 9 || mo == 11 ? 30 : 31;
+  return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) ? 29 : 28;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (years ≥ 1). */
+function daysFromCivil(y: i32, m: i32, d: i32): i32 {
+  if (m <= 2) y--;
+  const era = y / 400;
+  const yoe = y - era * 400;
+  const doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/** A strict dotted quad in [s, e) (as parseIPv4Bytes in src/model/ip.ts), or -1. */
+function quad(s: usize, e: usize): i64 {
+  const n = <i32>(e - s);
+  if (n < 7 || n > 15) return -1;
+  let acc: i64 = 0;
+  let part = 0;
+  let ds = 0;
+  let dots = 0;
+  for (let p = s; p < e; p++) {
+    const c = <i32>load<u8>(p);
+    if (c >= 48 && c <= 57) {
+      if (ds > 0 && part == 0) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      ds++;
+    } else if (c == 46) {
+      if (ds == 0 || ++dots > 3) return -1;
+      acc = acc * 256 + <i64>part;
+      part = 0;
+      ds = 0;
+    } else return -1;
+  }
+  return dots == 3 && ds > 0 ? acc * 256 + <i64>part : -1;
+}
