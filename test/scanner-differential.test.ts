@@ -191,16 +191,15 @@ describe('fast path = careful path', () => {
       // while line `growAt` is folded, as the WebAssembly memory does.
       const scanner = { buffer: new ArrayBuffer(64) };
       const seen: string[] = [];
-      const folder = {
+      const folder: { runStop: number; runLineEnd: number; runLines: number } & Record<string, unknown> = {
         scanner,
         runStop: 0, runLineEnd: 0, runLines: 0,
         // Hands every whole line back to addLine(), as the WebAssembly fold does with lines it cannot fold.
         foldRun(pos: number, end: number): number {
           const nl = new Uint8Array(scanner.buffer).indexOf(10, pos);
-          this.runStop = pos;
-          this.runLines = 0;
+          folder.runStop = pos;
           if (nl === -1 || nl >= end) return 0;
-          this.runLineEnd = nl;
+          folder.runLineEnd = nl;
           return 2;
         },
         addTooLong: () => { throw new Error('no line is too long here'); },
@@ -213,8 +212,8 @@ describe('fast path = careful path', () => {
             scanner.buffer = grown;
           }
         },
-      } as unknown as Folder;
-      const feeder = new LineFeeder(folder);
+      };
+      const feeder = new LineFeeder(folder as unknown as Folder);
       // Blocks of 40 bytes read into the "scanner memory", so some lines span two blocks.
       for (let at = 0; at < bytes.length; at += 40) {
         const part = bytes.subarray(at, at + 40);
