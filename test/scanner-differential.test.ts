@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze, snapshotBytes, summaryToJSON } from '../src/analyze/index.js';
 import { snapshotBytesFromTable } from '../src/analyze/snapshot.js';
 import { analyzeFiles } from '../src/analyze/parallel.js';
+import { FlowTable } from '../src/analyze/flow-table.js';
 import { listInputFiles, readRecords } from '../src/ingest/index.js';
 import type { Issue, SourceAccount } from '../src/model/issue.js';
 
@@ -240,6 +241,56 @@ describe('fast path = careful path', () => {
       expect(b.summary).toBe(a.summary);
       expect(b.accounts).toEqual(a.accounts);
     }
+  });
+
+  it('folds flows of many days, resources, rules, operations and callers in WebAssembly as the careful path does', async () => {
+    const dir = tempDir();
+    // Seeded: rows of a few hundred flows in random order, each flow seen on several days, with
+    // several resources, rules (a second rule, then the first again) and operations (more than
+    // the sample keeps), callers behind source resources; 60 perimeters × 4 profiles of pairs.
+    let seed = 7;
+    const next = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const lines: string[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const inbound = next(3) > 0;
+      const day = 1 + next(9);
+      const row: Record<string, unknown> = {
+        time: `2026-11-0${day}T${String(next(24)).padStart(2, '0')}:${String(next(60)).padStart(2, '0')}:00.${next(1000)}Z`,
+        resourceId: `${PERIMETER}${next(60)}`, count: 1 + next(50),
+        category: inbound ? 'NspPublicInboundResourceRulesAllowed' : 'NspPublicOutboundPerimeterRulesAllowed',
+        operationName: `Op${String.fromCharCode(65 + next(14))}`,
+        properties: {
+          profile: `profile${next(4)}`, serviceResourceId: `/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/s${next(5)}`,
+          matchedRule: next(4) === 0 ? undefined : { accessRule: `rule${next(3)}` },
+          ...(inbound
+            ? { source: { ipAddress: `198.51.${next(3)}.${next(40)}`, ...(next(4) === 0 ? { resourceId: `/subscriptions/1/resourceGroups/r/providers/Microsoft.Web/sites/app${next(3)}` } : {}) } }
+            : { destination: { fullyQualifiedDomainName: `h${next(30)}.contoso.com` } }),
+        },
+      };
+      lines.push(JSON.stringify(row));
+    }
+    const path = join(dir, 'many-valued.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const a = await careful([path]);
+    const one = await fast([path], { workers: 0 });
+    expect(one.carefulLines).toBe(0);
+    expect(one.summary).toBe(a.summary);
+    expect(one.accounts).toEqual(a.accounts);
+    const split = await fast([path], { workers: 2, rangeBytes: 50_000 });
+    expect(split.summary).toBe(a.summary);
+    expect(split.accounts).toEqual(a.accounts);
+
+    // Two tables folded by turns on one thread: each keeps its own flows.
+    const half = Math.floor(lines.length / 2);
+    writeFileSync(join(dir, 'a.jsonl'), `${lines.slice(0, half).join('\n')}\n`);
+    writeFileSync(join(dir, 'b.jsonl'), `${lines.slice(half).join('\n')}\n`);
+    const first = new FlowTable();
+    const other = new FlowTable();
+    await analyzeFiles(await listInputFiles([join(dir, 'a.jsonl')]), { workers: 0, into: first });
+    await analyzeFiles(await listInputFiles([join(dir, 'b.jsonl')]), { workers: 0, into: other });
+    await analyzeFiles(await listInputFiles([join(dir, 'b.jsonl')]), { workers: 0, into: first });
+    expect(JSON.stringify(summaryToJSON(first.toSummary()))).toBe(a.summary);
+    expect(JSON.stringify(summaryToJSON(other.toSummary()))).toBe((await careful([join(dir, 'b.jsonl')])).summary);
   });
 
   it('gives the same snapshot bytes as folding records one by one', async () => {
