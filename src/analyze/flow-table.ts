@@ -66,6 +66,8 @@ const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
 // per rule (the WebAssembly fold then logs every rule of the flow instead of adding to rule0).
 const EXTRA_INDEX = (1 << 28) - 1;
 const RULES_BIT = 1 << 28;
+// A fold engine's part values (see addFoldedParts()).
+const PART_VALUE = (1 << 29) - 1;
 const WASM_PAGE = 65_536;
 // Shared memories reserve their maximum up front: 2 GiB, 33 million flows.
 const MAX_SHARED_PAGES = 32_768;
@@ -160,6 +162,8 @@ export interface TableStorage {
   allocSlots(n: number): Int32Array;
   /** The table leaves the storage (handed over: the memory is no longer the engine's to use). */
   release(): void;
+  /** Adds what the engine keeps aside for the table's flows to them (addFoldedParts()). */
+  settle(): void;
 }
 
 export class FlowTable {
@@ -233,6 +237,7 @@ export class FlowTable {
   /** Copies the records and index out of the fold engine's memory (another table takes it over). */
   unbindStorage(): void {
     if (!this.#storage) return;
+    this.#settle();
     const f64 = this.#f64;
     const count = this.#count;
     this.#storage = null;
@@ -286,10 +291,37 @@ export class FlowTable {
   }
 
   /**
+   * Adds a fold engine's parts table: entries of (flow + 1, kind << 29 | value, pad, hits as a
+   * double) for values beyond a record's (kinds: day, resource, rule, operation), 0 when empty.
+   */
+  addFoldedParts(ints: Int32Array, hits: Float64Array): void {
+    for (let k = 0; k < ints.length; k += 4) {
+      const g = ints[k]!;
+      if (g === 0) continue;
+      const f = g - 1;
+      const tag = ints[k + 1]!;
+      const value = tag & PART_VALUE;
+      const h = hits[k / 2 + 1]!;
+      switch (tag >>> 29) {
+        case 0: this.#addDay(f, value, h); break;
+        case 1: this.#addResource(f, value); break;
+        case 2: this.#addRule(f, value, h); break;
+        default: this.#addOperation(f, value);
+      }
+    }
+  }
+
+  /** Takes in what a fold engine keeps aside (before the flows are read). */
+  #settle(): void {
+    this.#storage?.settle();
+  }
+
+  /**
    * The table's state, for another table to take over with absorb(); this table must not be used
    * after. To cross threads (postMessage, with stateTransferList()), make the table `shared`.
    */
   handOver(): FlowTableState {
+    this.#settle();
     // A fold engine's memory goes with the table: the engine must not write to it again.
     this.#storage?.release();
     this.#storage = null;
@@ -579,6 +611,7 @@ export class FlowTable {
    * `from` and `to` export a slice of the flows (numbered in the order they were first seen).
    */
   exportColumns(from = 0, to = this.#count): FlowColumns {
+    this.#settle();
     const n = to - from;
     // Two passes over the flows: sizes first, then typed arrays filled in place (no JS arrays).
     let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
@@ -655,6 +688,7 @@ export class FlowTable {
 
   /** Plain FlowSummary with string keys. */
   toSummary(): FlowSummary {
+    this.#settle();
     const s = this.interner.strings;
     const flows = new Map<string, Flow>();
     const ipText = (code: number): string => (code < TEXT_IP ? formatIPv4(code) : s[code - TEXT_IP]!);

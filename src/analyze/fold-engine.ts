@@ -21,6 +21,7 @@ interface FoldExports extends ScanExports {
   setTable(flows: number, capacity: number, slotsAt: number, slotCount: number): void;
   flowCount(): number;
   logAt(): number; logged(): number; clearLog(): void;
+  partsAt(): number; partsSize(): number; partsUsed(): number; clearParts(): void;
   hitsDone(): number;
   stopAt(): number; stopEnd(): number; linesDone(): number;
   needField(): number; needRole(): number; needA(): number; needB(): number;
@@ -78,6 +79,7 @@ export class FoldEngine {
       memory, recordsAt: RECORDS_AT,
       allocSlots: (n) => new Int32Array(memory.buffer, x.allocSlots(n), n),
       release: () => { this.#retired = true; this.#bound = null; },
+      settle: () => { if (this.#bound) this.#settle(this.#bound); },
     };
   }
 
@@ -92,6 +94,7 @@ export class FoldEngine {
     this.#bound?.unbindStorage();
     table.bindStorage(this.#storage);
     this.x.forgetCanon();
+    this.x.clearParts();
     this.#bound = table;
   }
 
@@ -110,6 +113,15 @@ export class FoldEngine {
 
   #viewCanon(): void {
     this.canon = new Int32Array(this.#memory.buffer, this.x.canonAt(), this.x.canonKeys() * CANON_ROLES);
+  }
+
+  /** Adds the parts table (values beyond the records') to the bound table's extras, and empties it. */
+  #settle(table: FlowTable): void {
+    if (this.x.partsUsed() === 0) return;
+    const at = this.x.partsAt();
+    const size = this.x.partsSize();
+    table.addFoldedParts(new Int32Array(this.#memory.buffer, at, size * 4), new Float64Array(this.#memory.buffer, at, size * 2));
+    this.x.clearParts();
   }
 
   /** Hands what the module logged to the bound table and empties the log. */

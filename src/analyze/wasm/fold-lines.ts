@@ -84,6 +84,17 @@ const DAY_MS: f64 = 86_400_000;
 // Log entries: flow, day, resource, rule, operation, caller IP (hi, lo), pad; hits (f64).
 const LOG_ENTRY: i32 = 40;
 
+// The parts table: the values of flows beyond what their records hold, summed per (flow, kind,
+// value): entries of (flow + 1, kind << 29 | value, hits f64), 16 bytes, open addressing.
+const PART_DAY: i32 = 0;
+const PART_RESOURCE: i32 = 1;
+const PART_RULE: i32 = 2;
+const PART_OPERATION: i32 = 3;
+const PART_VALUES: i32 = 1 << 29;
+let parts: usize = 0;
+let partsMask: i32 = 0;
+let partsCount: i32 = 0;
+
 let canon: usize = 0;
 let canonCap: i32 = 0;
 let pairs: usize = 0; // entries of (perimeter, profile, pair + 1, pad)
@@ -122,6 +133,62 @@ export function foldSetup(recordsAt: usize, entries: i32): void {
   pairs = alloc((pairMask + 1) * 16);
   memory.fill(pairs, 0, (pairMask + 1) * 16);
   pairCount = 0;
+  partsMask = (1 << 12) - 1;
+  parts = alloc((partsMask + 1) * 16);
+  memory.fill(parts, 0, (partsMask + 1) * 16);
+  partsCount = 0;
+}
+
+export function partsAt(): usize { return parts; }
+export function partsSize(): i32 { return partsMask + 1; }
+export function partsUsed(): i32 { return partsCount; }
+/** Empties the parts table (the JavaScript side took them into the flows' extras). */
+export function clearParts(): void {
+  memory.fill(parts, 0, (partsMask + 1) * 16);
+  partsCount = 0;
+}
+
+@inline function partHash(f: i32, tag: i32): u32 {
+  let h = (<u32>f * 0x9e3779b1) ^ (<u32>tag * 0x85ebca6b);
+  h ^= h >> 15;
+  h *= 0x2c1b3c6d;
+  return h ^ (h >> 13);
+}
+
+/** Adds `hits` to the part (flow `f`, `kind`, `value`), made when new. */
+function addPart(f: i32, kind: i32, value: i32, hits: f64): void {
+  const tag = (kind << 29) | value;
+  for (let i = <i32>partHash(f, tag) & partsMask; ; i = (i + 1) & partsMask) {
+    const at = parts + <usize>(i * 16);
+    const g = load<i32>(at);
+    if (g == 0) {
+      store<i32>(at, f + 1);
+      store<i32>(at, tag, 4);
+      store<f64>(at, hits, 8);
+      if (++partsCount * 2 > partsMask + 1) growParts();
+      return;
+    }
+    if (g == f + 1 && load<i32>(at, 4) == tag) {
+      store<f64>(at, load<f64>(at, 8) + hits, 8);
+      return;
+    }
+  }
+}
+
+function growParts(): void {
+  const old = parts;
+  const oldSize = partsMask + 1;
+  partsMask = oldSize * 2 - 1;
+  parts = alloc(oldSize * 2 * 16);
+  memory.fill(parts, 0, oldSize * 2 * 16);
+  for (let k = 0; k < oldSize; k++) {
+    const from = old + <usize>(k * 16);
+    const g = load<i32>(from);
+    if (g == 0) continue;
+    let i = <i32>partHash(g - 1, load<i32>(from, 4)) & partsMask;
+    while (load<i32>(parts + <usize>(i * 16)) != 0) i = (i + 1) & partsMask;
+    memory.copy(parts + <usize>(i * 16), from, 16);
+  }
 }
 
 /** Room for canonical forms of at least `keys` texts. @returns where they are */
@@ -397,6 +464,8 @@ function foldLine(s: usize, e: usize): i32 {
     operation = canonOf(F_OPERATION, opKey, ROLE_RAW);
     if (operation == UNKNOWN) return NEED;
   }
+  // Ids beyond the parts table's values (half a billion texts) are the JavaScript side's.
+  if (resource >= PART_VALUES || rule >= PART_VALUES || operation >= PART_VALUES) return LINE;
   const pair = pairOf(perimeter, profile);
   if (pair < 0) { missingRole = ROLE_PAIR; missingA = perimeter; missingB = profile; return NEED; }
 
@@ -407,40 +476,38 @@ function foldLine(s: usize, e: usize): i32 {
   store<f64>(rec, load<f64>(rec, F_HITS) + hits, F_HITS);
   if (time < load<f64>(rec, F_FIRST)) store<f64>(rec, time, F_FIRST);
   if (endTime > load<f64>(rec, F_LAST)) store<f64>(rec, endTime, F_LAST);
-  // What the record cannot hold is logged (as flow-table.ts's #addDay and the others would add it).
-  let logDay = -1;
+  // What the record cannot hold goes to the parts table (as flow-table.ts's #addDay and the
+  // others would add it); a caller IP is logged.
+  const f = <i32>((rec - records) / <usize>RECORD);
   const day0 = load<i32>(rec, I_DAY0);
   if (day0 == -1) store<i32>(rec, day, I_DAY0);
-  else if (day0 != day) logDay = day;
-  let logRes = -1;
+  else if (day0 != day) addPart(f, PART_DAY, day, hits);
   if (resource >= 0) {
     const res0 = load<i32>(rec, I_RES0);
     if (res0 == -1) store<i32>(rec, resource, I_RES0);
-    else if (res0 != resource) logRes = resource;
+    else if (res0 != resource) addPart(f, PART_RESOURCE, resource, 0);
   }
-  let logRule = -1;
   if (rule >= 0) {
     const rule0 = load<i32>(rec, I_RULE0);
     if ((rule0 == rule || rule0 == -1) && (load<i32>(rec, I_EXTRA) & RULES_BIT) == 0) {
       store<i32>(rec, rule, I_RULE0);
       store<f64>(rec, load<f64>(rec, F_RULE0_HITS) + hits, F_RULE0_HITS);
-    } else logRule = rule;
+    } else addPart(f, PART_RULE, rule, hits);
   }
-  let logOp = -1;
   if (operation >= 0) {
     const op0 = load<i32>(rec, I_OP0);
     if (op0 == -1) store<i32>(rec, operation, I_OP0);
-    else if (op0 != operation) logOp = operation;
+    else if (op0 != operation) addPart(f, PART_OPERATION, operation, 0);
   }
-  if ((logDay & logRes & logRule & logOp & callerHi) != -1) {
+  if (callerHi >= 0) {
     const at = log + <usize>(logCount * LOG_ENTRY);
-    store<i32>(at, <i32>((rec - records) / <usize>RECORD));
-    store<i32>(at, logDay, 4);
-    store<i32>(at, logRes, 8);
-    store<i32>(at, logRule, 12);
-    store<i32>(at, logOp, 16);
+    store<i32>(at, f);
+    store<i32>(at, -1, 4);
+    store<i32>(at, -1, 8);
+    store<i32>(at, -1, 12);
+    store<i32>(at, -1, 16);
     store<i32>(at, callerHi, 20);
-    store<i32>(at, callerHi >= 0 ? ipLo : 0, 24);
+    store<i32>(at, ipLo, 24);
     store<f64>(at, hits, 32);
     logCount++;
   }
