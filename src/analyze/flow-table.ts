@@ -89,6 +89,8 @@ export interface FlowTableState {
   pairs: [number, number][];
   strings: string[];
   extras: ExtrasColumns;
+  /** A fold engine's parts of the flows not yet in `extras` (addFoldedParts() layout), or null. */
+  parts: ArrayBuffer | null;
 }
 
 /** The flows' extras as typed arrays (sent between threads without a structured clone of each Map). */
@@ -148,7 +150,9 @@ function decodeExtras(c: ExtrasColumns): Extra[] {
 /** The buffers of a table state to transfer with postMessage (the records' memory is shared). */
 export function stateTransferList(state: FlowTableState): ArrayBuffer[] {
   // An index in shared memory (a table bound to a fold engine) is shared, not transferred.
-  return [state.slots, ...Object.values(state.extras)].map((a) => (a as Int32Array).buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  const buffers = [state.slots, ...Object.values(state.extras)].map((a) => (a as Int32Array).buffer);
+  if (state.parts) buffers.push(state.parts);
+  return buffers.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 }
 
 /**
@@ -160,10 +164,10 @@ export interface TableStorage {
   readonly recordsAt: number;
   /** A zeroed index of `n` slots in the memory. */
   allocSlots(n: number): Int32Array;
-  /** The table leaves the storage (handed over: the memory is no longer the engine's to use). */
-  release(): void;
   /** Adds what the engine keeps aside for the table's flows to them (addFoldedParts()). */
   settle(): void;
+  /** What settle() would add, as a copy in addFoldedParts()'s layout (null when nothing); forgotten here. */
+  takeParts(): ArrayBuffer | null;
 }
 
 export class FlowTable {
@@ -232,6 +236,11 @@ export class FlowTable {
     this.#memory = storage.memory;
     this.#recordsAt = storage.recordsAt;
     this.#view();
+  }
+
+  /** Whether the records are in `storage` now. */
+  isIn(storage: TableStorage): boolean {
+    return this.#storage === storage;
   }
 
   /** Copies the records and index out of the fold engine's memory (another table takes it over). */
@@ -321,11 +330,12 @@ export class FlowTable {
    * after. To cross threads (postMessage, with stateTransferList()), make the table `shared`.
    */
   handOver(): FlowTableState {
-    this.#settle();
-    // A fold engine's memory goes with the table: the engine must not write to it again.
-    this.#storage?.release();
-    this.#storage = null;
-    return { records: this.#memory ?? this.#f64.buffer as ArrayBuffer, recordsAt: this.#recordsAt, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras) };
+    // Out of a fold engine's memory first: the rest of that memory (the scanner's texts, the
+    // engine's tables) is freed with its thread instead of going along with the records. Its
+    // parts go as they are (the taker adds them): no Maps made for them on this thread.
+    const parts = this.#storage?.takeParts() ?? null;
+    this.unbindStorage();
+    return { records: this.#memory ?? this.#f64.buffer as ArrayBuffer, recordsAt: this.#recordsAt, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras), parts };
   }
 
   /**
@@ -366,6 +376,7 @@ export class FlowTable {
     this.#lastPerimeter = -1; this.#lastProfile = -1; this.#lastPair = -1;
     this.interner = Interner.of(state.strings);
     this.#extras = decodeExtras(state.extras);
+    if (state.parts) this.addFoldedParts(new Int32Array(state.parts), new Float64Array(state.parts));
   }
 
   /** Group id of (perimeter, profile, category); perimeter and profile are interned ids. */

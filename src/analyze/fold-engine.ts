@@ -59,7 +59,6 @@ export class FoldEngine {
   readonly x: FoldExports;
   readonly #memory: WebAssembly.Memory;
   #bound: FlowTable | null = null;
-  #retired = false;
   #storage: TableStorage;
   /** Canonical forms per text key (CANON_ROLES per key). */
   canon!: Int32Array;
@@ -78,23 +77,24 @@ export class FoldEngine {
     this.#storage = {
       memory, recordsAt: RECORDS_AT,
       allocSlots: (n) => new Int32Array(memory.buffer, x.allocSlots(n), n),
-      release: () => { this.#retired = true; this.#bound = null; },
       settle: () => { if (this.#bound) this.#settle(this.#bound); },
+      takeParts: () => this.#takeParts(),
     };
   }
 
-  /** False once a table took this engine's memory with it, or its heap is used up: make another. */
+  /** False once its heap or its texts are used up: make another. */
   get usable(): boolean {
-    return !this.#retired && this.x.heapUsed() < HEAP_BUDGET && this.scanner.internedCount <= ENGINE_TEXTS;
+    return this.x.heapUsed() < HEAP_BUDGET && this.scanner.internedCount <= ENGINE_TEXTS;
   }
 
   /** Makes `table` the one rows are folded into (its records move into this memory). */
   bind(table: FlowTable): void {
-    if (this.#bound === table) return;
-    this.#bound?.unbindStorage();
+    if (table.isIn(this.#storage)) return;
+    if (this.#bound !== table) {
+      this.#bound?.unbindStorage();
+      this.x.forgetCanon(); // canonical forms and pairs are ids of the table's own
+    }
     table.bindStorage(this.#storage);
-    this.x.forgetCanon();
-    this.x.clearParts();
     this.#bound = table;
   }
 
@@ -122,6 +122,18 @@ export class FoldEngine {
     const size = this.x.partsSize();
     table.addFoldedParts(new Int32Array(this.#memory.buffer, at, size * 4), new Float64Array(this.#memory.buffer, at, size * 2));
     this.x.clearParts();
+  }
+
+  #takeParts(): ArrayBuffer | null {
+    const used = this.x.partsUsed();
+    if (used === 0) return null;
+    const size = this.x.partsSize();
+    const from = new Int32Array(this.#memory.buffer, this.x.partsAt(), size * 4);
+    const copy = new Int32Array(used * 4);
+    let n = 0;
+    for (let k = 0; k < from.length; k += 4) if (from[k] !== 0) { copy.set(from.subarray(k, k + 4), n); n += 4; }
+    this.x.clearParts();
+    return copy.buffer;
   }
 
   /** Hands what the module logged to the bound table and empties the log. */
