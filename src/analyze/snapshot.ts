@@ -15,6 +15,7 @@ import { formatAddress, parseIPv4, parseIPv4Bytes, parseLoggedIp } from '../mode
 import type { FlowSummary } from '../model/flow-summary.js';
 import { FlowTable as FlowTableClass, PEER_CODE, columnsFromSummary, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
 import { byCodeUnit } from '../model/text.js';
+import { KIND_NAMES, gatherRows, orderFlows, peerKindRank } from './flow-order.js';
 
 const FORMAT_KEY = 'nsp-advisor.snapshot';
 const FORMAT_VERSION = '1';
@@ -46,55 +47,8 @@ export function snapshotBytesFromTable(table: FlowTable): Uint8Array {
   return snapshotBytesFromColumns(table.exportColumns());
 }
 
-/** List offsets for rows taken in `order` from CSR `offsets`, and the source index of every item. */
-function gatherList(order: Int32Array, offsets: Int32Array): { listOffsets: Int32Array; items: Int32Array } {
-  const listOffsets = new Int32Array(order.length + 1);
-  for (let r = 0; r < order.length; r++) { const i = order[r]!; listOffsets[r + 1] = listOffsets[r]! + offsets[i + 1]! - offsets[i]!; }
-  const items = new Int32Array(listOffsets[order.length]!);
-  for (let r = 0; r < order.length; r++) {
-    const i = order[r]!;
-    for (let k = offsets[i]!, o = listOffsets[r]!; k < offsets[i + 1]!; k++, o++) items[o] = k;
-  }
-  return { listOffsets, items };
-}
-
-/** Sorts each row's items in place by `compare` (rows are short: insertion sort). */
-function sortRows(list: { listOffsets: Int32Array; items: Int32Array }, compare: (a: number, b: number) => number): void {
-  const { listOffsets, items } = list;
-  for (let r = 0; r + 1 < listOffsets.length; r++) {
-    for (let k = listOffsets[r]! + 1; k < listOffsets[r + 1]!; k++) {
-      const x = items[k]!;
-      let j = k - 1;
-      while (j >= listOffsets[r]! && compare(items[j]!, x) > 0) { items[j + 1] = items[j]!; j--; }
-      items[j + 1] = x;
-    }
-  }
-}
-
 function listOf(list: { listOffsets: Int32Array }, child: Data): Data<List> {
   return makeData({ type: new List(new Field('item', child.type, false)), length: list.listOffsets.length - 1, nullCount: 0, valueOffsets: list.listOffsets, child });
-}
-
-/** Peer kinds in code-unit order of their names: flows sort by kind before peer. */
-const KIND_RANK = { fqdn: 0, ip: 1, none: 2, resource: 3 } as const;
-const KIND_NAMES = ['fqdn', 'ip', 'none', 'resource'] as const;
-
-// Dotted quads in text order: octets compare as their decimal strings, so the rank of each
-// octet's string among the 256 gives a number whose order is the text's.
-const OCTET_RANK = (() => {
-  const rank = new Int32Array(256);
-  Array.from({ length: 256 }, (_, i) => String(i)).sort().forEach((text, r) => { rank[Number(text)] = r; });
-  return rank;
-})();
-const ipv4TextKey = (v: number): number =>
-  ((OCTET_RANK[(v >>> 24) & 255]! << 24) | (OCTET_RANK[(v >>> 16) & 255]! << 16) | (OCTET_RANK[(v >>> 8) & 255]! << 8) | OCTET_RANK[v & 255]!) >>> 0;
-
-/** Kind rank of a peer code (see flow-table.ts): the high word is the kind. */
-function peerKindRank(code: number): number {
-  if (code < PEER_CODE.RESOURCE) return KIND_RANK.ip;
-  if (code < PEER_CODE.FQDN) return KIND_RANK.resource;
-  if (code < PEER_CODE.NONE) return KIND_RANK.fqdn;
-  return KIND_RANK.none;
 }
 
 /** Builds a Utf8 column value by value, without a string per value where avoidable. */
@@ -151,217 +105,167 @@ class Utf8Builder {
 
 /**
  * A dictionary shared by every record batch of a snapshot (the Arrow file format allows one per
- * column): values numbered in order of first use, so the same rows give the same bytes.
+ * column): the values in use, in code-unit order, so the same flows give the same bytes however
+ * their rows were gathered.
  */
-class SharedDictionary {
-  readonly #slot: Int32Array; // value id → dictionary index, −1 until seen
-  readonly #values: string[] = [];
-  #vector: Vector | undefined;
-  readonly #texts: readonly string[];
+class SortedDictionary {
+  readonly #index: Int32Array; // value id → dictionary index, −1 when not in use
+  readonly #vector: Vector;
   readonly #id: number;
-  constructor(texts: readonly string[], id: number) { this.#texts = texts; this.#id = id; this.#slot = new Int32Array(texts.length).fill(-1); }
-
-  /** Numbers value `id` if it is new (call in row order, before any batch is made). */
-  see(id: number): void {
-    if (this.#slot[id] === -1) { this.#slot[id] = this.#values.length; this.#values.push(this.#texts[id]!); }
+  constructor(texts: readonly string[], used: Uint8Array, id: number) {
+    const ids: number[] = [];
+    for (let v = 0; v < used.length; v++) if (used[v]) ids.push(v);
+    ids.sort((x, y) => byCodeUnit(texts[x]!, texts[y]!));
+    this.#index = new Int32Array(texts.length).fill(-1);
+    ids.forEach((v, k) => { this.#index[v] = k; });
+    this.#vector = makeVector(utf8Data(ids.map((v) => texts[v]!)));
+    this.#id = id;
   }
 
   /** Dictionary-encoded data of the values `ids`. */
   data(ids: Int32Array): Data<Dictionary<Utf8, Int32>> {
+    const indices = new Int32Array(ids.length);
+    for (let k = 0; k < ids.length; k++) indices[k] = this.#index[ids[k]!]!;
     // A fixed id: apache-arrow otherwise numbers dictionaries from a process-wide counter, and the
     // bytes would differ from run to run.
-    this.#vector ??= makeVector(utf8Data(this.#values));
-    const indices = new Int32Array(ids.length);
-    for (let k = 0; k < ids.length; k++) indices[k] = this.#slot[ids[k]!]!;
     return makeData({ type: new Dictionary(new Utf8(), new Int32(), this.#id), length: ids.length, nullCount: 0, data: indices, dictionary: this.#vector });
   }
 }
 
-/**
- * Row order of the flows: by perimeter, profile, category, peer kind and peer text, compared by
- * code units (the order of flowKeyString). Computed on numbers: string ranks, and for IPv4 peers
- * a number in text order; rows are bucketed by everything but the peer, then each bucket is
- * sorted natively on (peer key, row) packed in one float.
- */
-function flowOrder(c: FlowColumns, rank: Int32Array, rankCount: number, categoryRank: readonly number[]): Int32Array {
-  const n = c.length;
-  let textIps = false;
-  for (let i = 0; i < n; i++) if (c.peer[i]! >= PEER_CODE.TEXT_IP && c.peer[i]! < PEER_CODE.RESOURCE) { textIps = true; break; }
-  if (textIps || rankCount >= 2 ** 22) return flowOrderByText(c, rank, categoryRank);
-  const primary = new Float64Array(n);
-  const secondary = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const code = c.peer[i]!;
-    const kind = peerKindRank(code);
-    primary[i] = ((rank[c.perimeter[i]!]! * rankCount + rank[c.profile[i]!]!) * 64 + categoryRank[c.category[i]!]!) * 4 + kind;
-    secondary[i] = kind === KIND_RANK.ip ? ipv4TextKey(code) : kind === KIND_RANK.none ? 0 : rank[code % PEER_CODE.TEXT_IP]!;
-  }
-  const buckets = Float64Array.from(new Set(primary)).sort();
-  const bucketOf = new Map<number, number>();
-  buckets.forEach((p, b) => bucketOf.set(p, b));
-  const starts = new Int32Array(buckets.length + 1);
-  const bucket = new Int32Array(n);
-  for (let i = 0; i < n; i++) { bucket[i] = bucketOf.get(primary[i]!)!; starts[bucket[i]! + 1]!++; }
-  for (let b = 0; b < buckets.length; b++) starts[b + 1] = starts[b + 1]! + starts[b]!;
-  // Rows by bucket, then each bucket sorted natively on (peer key, place in the bucket) packed in
-  // one float: exact while a bucket holds under 2²¹ rows (else that bucket compares pairs).
-  const fill = starts.slice(0, buckets.length);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[fill[bucket[i]!]!++] = i;
-  const IN_BUCKET = 2 ** 21;
-  for (let b = 0; b < buckets.length; b++) {
-    const rows = order.subarray(starts[b]!, starts[b + 1]!);
-    if (rows.length >= IN_BUCKET) { rows.sort((x, y) => secondary[x]! - secondary[y]! || x - y); continue; }
-    const packed = Float64Array.from(rows, (i, k) => secondary[i]! * IN_BUCKET + k).sort();
-    const byPlace = rows.slice();
-    for (let k = 0; k < rows.length; k++) rows[k] = byPlace[packed[k]! % IN_BUCKET]!;
-  }
-  return order;
-}
-
-/** The same order by comparing peer texts (text IPs beside dotted quads, or millions of names). */
-function flowOrderByText(c: FlowColumns, rank: Int32Array, categoryRank: readonly number[]): Int32Array {
-  const peers = Array.from({ length: c.length }, (_, i) => peerOfCode(c.peer[i]!, c.strings));
-  return Int32Array.from({ length: c.length }, (_, i) => i).sort((a, b) =>
-    rank[c.perimeter[a]!]! - rank[c.perimeter[b]!]! || rank[c.profile[a]!]! - rank[c.profile[b]!]!
-    || categoryRank[c.category[a]!]! - categoryRank[c.category[b]!]!
-    || byCodeUnit(peers[a]!.kind, peers[b]!.kind) || byCodeUnit(peers[a]!.text, peers[b]!.text));
-}
-
-/** Values of `values` at `items`, as a new array of the same type. */
-function gather<T extends Int32Array | Float64Array>(values: T, items: Int32Array): T {
-  const out = new (values.constructor as new (n: number) => T)(items.length);
-  for (let k = 0; k < items.length; k++) out[k] = values[items[k]!]!;
-  return out;
-}
-
 /** Epoch milliseconds as Arrow 64-bit timestamps. */
-function timeColumn(values: Float64Array, order: Int32Array): Data<TimestampMillisecond> {
-  const data = new BigInt64Array(order.length);
+function timeColumn(values: Float64Array): Data<TimestampMillisecond> {
+  const data = new BigInt64Array(values.length);
   if (LITTLE_ENDIAN) {
     // Two 32-bit words per value: no BigInt made per row.
     const words = new Int32Array(data.buffer);
-    for (let r = 0; r < order.length; r++) {
-      const v = values[order[r]!]!;
+    for (let r = 0; r < values.length; r++) {
+      const v = values[r]!;
       const hi = Math.floor(v / 2 ** 32);
       words[2 * r] = (v - hi * 2 ** 32) | 0;
       words[2 * r + 1] = hi | 0;
     }
   } else {
-    for (let r = 0; r < order.length; r++) data[r] = BigInt(values[order[r]!]!);
+    for (let r = 0; r < values.length; r++) data[r] = BigInt(values[r]!);
   }
-  return makeData({ type: new TimestampMillisecond(), length: order.length, nullCount: 0, data });
+  return makeData({ type: new TimestampMillisecond(), length: values.length, nullCount: 0, data });
 }
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Utf8 data of interned ids (or peer / IP codes) at `items`. */
-function utf8OfIds(ids: Int32Array | Float64Array, items: Int32Array, strings: readonly string[], codes = false): Data<Utf8> {
-  const b = new Utf8Builder(items.length, strings);
-  for (let k = 0; k < items.length; k++) {
-    if (codes) b.code(ids[items[k]!]!);
-    else b.id(ids[items[k]!]!);
-  }
+/** Utf8 data of peer or caller-IP codes. */
+function utf8OfCodes(codes: Float64Array, strings: readonly string[]): Data<Utf8> {
+  const b = new Utf8Builder(codes.length, strings);
+  for (let k = 0; k < codes.length; k++) b.code(codes[k]!);
   return b.data();
 }
 
 /** Rows per record batch: the writer holds one batch's columns at a time, not the whole file's. */
 const BATCH_ROWS = 1 << 16;
 
-/**
- * The one writer: flows sorted by key, lists sorted inside, so output depends only on content.
- * Hands the Arrow IPC file to `write` in chunks, one record batch at a time.
- */
-export function writeSnapshot(c: FlowColumns, write: (chunk: Uint8Array) => void): void {
-  const strings = c.strings;
-  const n = c.length;
-  const categoryNames = categories.map((x) => x.name);
-  // Ranks of the strings the flows use, in code-unit order (a native sort without comparator).
-  const used = new Uint8Array(strings.length);
-  const useCode = (code: number): void => {
-    if (code >= PEER_CODE.TEXT_IP && code < PEER_CODE.NONE) used[code % PEER_CODE.TEXT_IP] = 1;
+/** For each dictionary column, which values appear in it (ids, category indexes, kind ranks). */
+export interface UsedValues {
+  perimeter: Uint8Array; profile: Uint8Array; category: Uint8Array; kind: Uint8Array;
+  res: Uint8Array; rules: Uint8Array; ops: Uint8Array;
+}
+
+/** The values that appear in the dictionary columns of `c`. */
+export function usedValues(c: FlowColumns): UsedValues {
+  const n = c.strings.length;
+  const u: UsedValues = {
+    perimeter: new Uint8Array(n), profile: new Uint8Array(n), category: new Uint8Array(categories.length), kind: new Uint8Array(KIND_NAMES.length),
+    res: new Uint8Array(n), rules: new Uint8Array(n), ops: new Uint8Array(n),
   };
-  for (let i = 0; i < n; i++) { used[c.perimeter[i]!] = 1; used[c.profile[i]!] = 1; useCode(c.peer[i]!); }
-  for (const ids of [c.res, c.rules, c.ops]) for (let k = 0; k < ids.length; k++) used[ids[k]!] = 1;
-  for (let k = 0; k < c.ips.length; k++) useCode(c.ips[k]!);
-  const usedTexts: string[] = [];
-  const idOfText = new Map<string, number>();
-  for (let id = 0; id < strings.length; id++) if (used[id]) { usedTexts.push(strings[id]!); idOfText.set(strings[id]!, id); }
-  usedTexts.sort();
-  const rank = new Int32Array(strings.length);
-  usedTexts.forEach((text, r) => { rank[idOfText.get(text)!] = r; });
-  const categoryRank = categoryNames.map((name) => [...categoryNames].sort(byCodeUnit).indexOf(name));
-  const order = flowOrder(c, rank, usedTexts.length, categoryRank);
-
-  const byRank = (ids: Int32Array) => (a: number, b: number): number => rank[ids[a]!]! - rank[ids[b]!]!;
-  const days = gatherList(order, c.dayOffsets);
-  sortRows(days, (a, b) => c.days[a]! - c.days[b]!);
-  const resources = gatherList(order, c.resOffsets);
-  sortRows(resources, byRank(c.res));
-  const rules = gatherList(order, c.ruleOffsets);
-  sortRows(rules, byRank(c.rules));
-  const ops = gatherList(order, c.opOffsets);
-  sortRows(ops, byRank(c.ops));
-  const ips = gatherList(order, c.ipOffsets);
-  const ipTexts = Array.from(c.ips, (code) => ipOfCode(code, strings));
-  sortRows(ips, (a, b) => byCodeUnit(ipTexts[a]!, ipTexts[b]!));
-
-  // Dictionaries see every row in order first: they are written once, with the first batch.
-  const perimeters = new SharedDictionary(strings, 0);
-  const profiles = new SharedDictionary(strings, 1);
-  const categoryDictionary = new SharedDictionary(categoryNames, 2);
-  const kindDictionary = new SharedDictionary(KIND_NAMES, 3);
-  const resourceNames = new SharedDictionary(strings, 4);
-  const ruleNames = new SharedDictionary(strings, 5);
-  const operationNames = new SharedDictionary(strings, 6);
-  for (let r = 0; r < n; r++) {
-    const i = order[r]!;
-    perimeters.see(c.perimeter[i]!); profiles.see(c.profile[i]!); categoryDictionary.see(c.category[i]!); kindDictionary.see(peerKindRank(c.peer[i]!));
-    for (let k = resources.listOffsets[r]!; k < resources.listOffsets[r + 1]!; k++) resourceNames.see(c.res[resources.items[k]!]!);
-    for (let k = rules.listOffsets[r]!; k < rules.listOffsets[r + 1]!; k++) ruleNames.see(c.rules[rules.items[k]!]!);
-    for (let k = ops.listOffsets[r]!; k < ops.listOffsets[r + 1]!; k++) operationNames.see(c.ops[ops.items[k]!]!);
+  for (let i = 0; i < c.length; i++) {
+    u.perimeter[c.perimeter[i]!] = 1; u.profile[c.profile[i]!] = 1; u.category[c.category[i]!] = 1; u.kind[peerKindRank(c.peer[i]!)] = 1;
   }
+  for (let k = 0; k < c.res.length; k++) u.res[c.res[k]!] = 1;
+  for (let k = 0; k < c.rules.length; k++) u.rules[c.rules[k]!] = 1;
+  for (let k = 0; k < c.ops.length; k++) u.ops[c.ops[k]!] = 1;
+  return u;
+}
+
+/**
+ * Flows in snapshot order, handed to the writer a batch at a time: a table's columns put in order
+ * (tableRows), or workers' sorted runs merged as they go (sorted-runs.ts).
+ */
+export interface SnapshotRows {
+  /** The texts that ids in the batches refer to. */
+  readonly strings: readonly string[];
+  readonly used: UsedValues;
+  /** The next rows (at most `rows`), in order with every list in order; null when none are left. */
+  next(rows: number): FlowColumns | null;
+}
+
+/** The flows of `c` in snapshot order. */
+export function tableRows(c: FlowColumns): SnapshotRows {
+  const o = orderFlows(c);
+  let r0 = 0;
+  return {
+    strings: c.strings, used: usedValues(c),
+    next(rows) {
+      if (r0 >= c.length) return null;
+      const r1 = Math.min(c.length, r0 + rows);
+      const batch = gatherRows(c, o, r0, r1);
+      r0 = r1;
+      return batch;
+    },
+  };
+}
+
+/** The one writer for a table's columns (see writeSnapshotRows). */
+export function writeSnapshot(c: FlowColumns, write: (chunk: Uint8Array) => void): void {
+  writeSnapshotRows(tableRows(c), write);
+}
+
+/**
+ * The one writer: flows in key order, lists sorted inside, dictionaries of the values in use in
+ * text order, so output depends only on content. Hands the Arrow IPC file to `write` in chunks,
+ * one record batch at a time.
+ */
+export function writeSnapshotRows(rows: SnapshotRows, write: (chunk: Uint8Array) => void): void {
+  const strings = rows.strings;
+  const perimeters = new SortedDictionary(strings, rows.used.perimeter, 0);
+  const profiles = new SortedDictionary(strings, rows.used.profile, 1);
+  const categoryDictionary = new SortedDictionary(categories.map((x) => x.name), rows.used.category, 2);
+  const kindDictionary = new SortedDictionary(KIND_NAMES, rows.used.kind, 3);
+  const resourceNames = new SortedDictionary(strings, rows.used.res, 4);
+  const ruleNames = new SortedDictionary(strings, rows.used.rules, 5);
+  const operationNames = new SortedDictionary(strings, rows.used.ops, 6);
 
   const writer = new RecordBatchFileWriter();
   writer.reset(new ChunkSink(write));
   let schema: Schema | undefined;
-  for (let r0 = 0; r0 < n || (n === 0 && !schema); r0 += BATCH_ROWS) {
-    const r1 = Math.min(n, r0 + BATCH_ROWS);
-    const rows = order.subarray(r0, r1);
-    const m = rows.length;
-    const part = (list: { listOffsets: Int32Array; items: Int32Array }): { listOffsets: Int32Array; items: Int32Array } => {
-      const base = list.listOffsets[r0]!;
-      const listOffsets = new Int32Array(m + 1);
-      for (let r = 0; r <= m; r++) listOffsets[r] = list.listOffsets[r0 + r]! - base;
-      return { listOffsets, items: list.items.subarray(base, list.listOffsets[r1]!) };
-    };
-    const d = part(days);
-    const res = part(resources);
-    const rul = part(rules);
-    const op = part(ops);
-    const ip = part(ips);
+  for (;;) {
+    let b = rows.next(BATCH_ROWS);
+    if (!b) {
+      if (schema) break;
+      b = columnsFromSummary({ flows: new Map() }); // no flows: one empty batch, for the schema
+    }
+    const m = b.length;
+    const list = (offsets: Int32Array): { listOffsets: Int32Array } => ({ listOffsets: offsets });
     const columns = {
       // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
-      perimeterId: perimeters.data(gather(c.perimeter, rows)),
-      profile: profiles.data(gather(c.profile, rows)),
-      category: categoryDictionary.data(gather(c.category, rows)),
-      peerKind: kindDictionary.data(Int32Array.from(rows, (i) => peerKindRank(c.peer[i]!))),
-      peer: utf8OfIds(c.peer, rows, strings, true),
-      hits: makeData({ type: new Float64(), length: m, nullCount: 0, data: gather(c.hits, rows) }),
-      firstSeen: timeColumn(c.first, rows),
-      lastSeen: timeColumn(c.last, rows),
-      daysSeen: makeData({ type: new Int32(), length: m, nullCount: 0, data: Int32Array.from(rows, (i) => c.dayOffsets[i + 1]! - c.dayOffsets[i]!) }),
-      days: listOf(d, makeData({ type: new Int32(), length: d.items.length, nullCount: 0, data: gather(c.days, d.items) })),
-      dayHits: listOf(d, makeData({ type: new Float64(), length: d.items.length, nullCount: 0, data: gather(c.dayHits, d.items) })),
+      perimeterId: perimeters.data(b.perimeter),
+      profile: profiles.data(b.profile),
+      category: categoryDictionary.data(b.category),
+      peerKind: kindDictionary.data(Int32Array.from(b.peer, (code) => peerKindRank(code))),
+      peer: utf8OfCodes(b.peer, b.strings),
+      hits: makeData({ type: new Float64(), length: m, nullCount: 0, data: b.hits }),
+      firstSeen: timeColumn(b.first),
+      lastSeen: timeColumn(b.last),
+      daysSeen: makeData({ type: new Int32(), length: m, nullCount: 0, data: Int32Array.from({ length: m }, (_, r) => b.dayOffsets[r + 1]! - b.dayOffsets[r]!) }),
+      days: listOf(list(b.dayOffsets), makeData({ type: new Int32(), length: b.days.length, nullCount: 0, data: b.days })),
+      dayHits: listOf(list(b.dayOffsets), makeData({ type: new Float64(), length: b.dayHits.length, nullCount: 0, data: b.dayHits })),
       // Names in lists repeat across flows: dictionary-encoded like the key columns.
-      resources: listOf(res, resourceNames.data(gather(c.res, res.items))),
-      matchedRules: listOf(rul, ruleNames.data(gather(c.rules, rul.items))),
-      matchedRuleHits: listOf(rul, makeData({ type: new Float64(), length: rul.items.length, nullCount: 0, data: gather(c.ruleHits, rul.items) })),
-      sourceIps: listOf(ip, utf8OfIds(c.ips, ip.items, strings, true)),
-      operations: listOf(op, operationNames.data(gather(c.ops, op.items))),
+      resources: listOf(list(b.resOffsets), resourceNames.data(b.res)),
+      matchedRules: listOf(list(b.ruleOffsets), ruleNames.data(b.rules)),
+      matchedRuleHits: listOf(list(b.ruleOffsets), makeData({ type: new Float64(), length: b.ruleHits.length, nullCount: 0, data: b.ruleHits })),
+      sourceIps: listOf(list(b.ipOffsets), utf8OfCodes(b.ips, b.strings)),
+      operations: listOf(list(b.opOffsets), operationNames.data(b.ops)),
     };
     const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
     schema ??= new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
     for (const batch of plain.batches) writer.write(new RecordBatch(schema, batch.data));
+    if (m === 0) break;
   }
   writer.finish();
 }
@@ -383,8 +287,9 @@ export function snapshotBytesFromColumns(c: FlowColumns): Uint8Array {
 }
 
 /** Writes the snapshot to `path` atomically, one record batch at a time (see writeSnapshot). */
-export async function writeSnapshotFile(path: string, c: FlowColumns): Promise<void> {
-  await writeFileAtomicWith(path, (fd) => writeSnapshot(c, (chunk) => { writeAllSync(fd, chunk); }));
+export async function writeSnapshotFile(path: string, c: FlowColumns | SnapshotRows): Promise<void> {
+  const rows = 'next' in c ? c : tableRows(c);
+  await writeFileAtomicWith(path, (fd) => writeSnapshotRows(rows, (chunk) => { writeAllSync(fd, chunk); }));
 }
 
 function writeAllSync(fd: number, chunk: Uint8Array): void {
