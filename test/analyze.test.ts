@@ -51,6 +51,31 @@ describe('FlowSummary', () => {
       }), { numRuns: 25 });
   });
 
+  it('merges sorted runs of any split into the same snapshot bytes as one table', async () => {
+    const { FlowTable } = await import('../src/analyze/flow-table.js');
+    const { sortedRun } = await import('../src/analyze/flow-order.js');
+    const { mergedRows } = await import('../src/analyze/sorted-runs.js');
+    const { snapshotBytesFromTable, writeSnapshotRows } = await import('../src/analyze/snapshot.js');
+    const estate = await estateRecords();
+    // Flows with many operations (the sample keeps five), caller IPs and text IPs, split apart.
+    const extra = Array.from({ length: 60 }, (_, k): NspRecord => ({
+      ...estate[0]!, time: estate[0]!.time + (k % 4) * 86_400_000, endTime: estate[0]!.time + (k % 4) * 86_400_000, count: 1 + k,
+      operation: `Op${String.fromCharCode(90 - (k % 9))}`, peerKind: 'ip', peer: k % 3 ? '198.51.100.7' : '2001:db8::7',
+      resourceId: `${estate[0]!.resourceId}${k % 4}`, matchedRule: k % 2 ? 'r1' : 'r2', sourceIp: '',
+    }));
+    const records = [...estate, ...extra];
+    const all = new FlowTable();
+    for (const r of records) all.addRecord(r);
+    const expected = Buffer.from(snapshotBytesFromTable(all));
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.nat(), { minLength: records.length, maxLength: records.length }), (k, assignment) => {
+      const tables = Array.from({ length: k }, () => new FlowTable());
+      records.forEach((r, i) => tables[assignment[i]! % k]!.addRecord(r));
+      const chunks: Uint8Array[] = [];
+      writeSnapshotRows(mergedRows(tables.map((t) => sortedRun(t.exportColumns()))), (chunk) => chunks.push(chunk.slice()));
+      expect(Buffer.concat(chunks).equals(expected)).toBe(true);
+    }), { numRuns: 30 });
+  });
+
   it('has the empty summary as identity and leaves its inputs untouched', async () => {
     const s = summarize(await estateRecords());
     const before = bytes(s);

@@ -191,3 +191,8 @@ export function gatherRows(c: FlowColumns, o: OrderedLists, r0: number, r1: numb
     opOffsets: offsetsOf(o.ops), ops: gather(c.ops, op),
   };
 }
+
+/** All the flows of `c` in snapshot order (a worker's sorted run: see sorted-runs.ts). */
+export function sortedRun(c: FlowColumns): FlowColumns {
+  return gatherRows(c, orderFlows(c), 0, c.length);
+}

@@ -1,0 +1,244 @@
+// Analyze stage: merges the workers' sorted runs into the snapshot writer. Each worker hands over
+// its flows already in snapshot order (sortedRun in flow-order.ts, computed on all workers at
+// once); the main thread then walks the runs side by side, combining a flow found in several, and
+// gives the writer one batch at a time — instead of merging tables by hash and sorting the result
+// on one thread. The strings of the output are the runs' strings in use, in text order, so an
+// output id is a rank and ids taken from any run keep their order.
+
+import { OPERATION_SAMPLE_SIZE } from '../model/flow-summary.js';
+import { formatIPv4 } from '../model/ip.js';
+import { byCodeUnit } from '../model/text.js';
+import { CATEGORY_RANK, KIND_NAMES, KIND_RANK, ipv4TextKey, peerKindRank } from './flow-order.js';
+import { PEER_CODE, type FlowColumns } from './flow-table.js';
+import type { SnapshotRows, UsedValues } from './snapshot.js';
+
+/** A run with its ids mapped to the output's. */
+interface Run {
+  c: FlowColumns;
+  /** Run string id → output id (−1: not used). */
+  out: Int32Array;
+}
+
+/** The rows of `runs` (each in snapshot order) merged, flows found in several runs combined. */
+export function mergedRows(runs: readonly FlowColumns[]): SnapshotRows {
+  const { strings, mapped } = unionStrings(runs);
+  const plan = planMerge(mapped, strings);
+  let r0 = 0;
+  return {
+    strings, used: plan.used,
+    next(rows) {
+      if (r0 >= plan.length) return null;
+      const r1 = Math.min(plan.length, r0 + rows);
+      const batch = new BatchBuilder(strings, r1 - r0);
+      for (let r = r0; r < r1; r++) batch.add(mapped, plan.sources, r);
+      r0 = r1;
+      return batch.build();
+    },
+  };
+}
+
+/** The strings the runs use, sorted (the output's), and each run's map to them. */
+function unionStrings(runs: readonly FlowColumns[]): { strings: string[]; mapped: Run[] } {
+  const texts = new Set<string>();
+  const usedOf = runs.map((c) => {
+    const used = new Uint8Array(c.strings.length);
+    const code = (x: number): void => { if (x >= PEER_CODE.TEXT_IP && x < PEER_CODE.NONE) used[x % PEER_CODE.TEXT_IP] = 1; };
+    for (let i = 0; i < c.length; i++) { used[c.perimeter[i]!] = 1; used[c.profile[i]!] = 1; code(c.peer[i]!); }
+    for (const ids of [c.res, c.rules, c.ops]) for (let k = 0; k < ids.length; k++) used[ids[k]!] = 1;
+    for (let k = 0; k < c.ips.length; k++) code(c.ips[k]!);
+    for (let id = 0; id < used.length; id++) if (used[id]) texts.add(c.strings[id]!);
+    return used;
+  });
+  const strings = [...texts].sort();
+  const idOf = new Map(strings.map((text, id) => [text, id] as [string, number]));
+  const mapped = runs.map((c, k): Run => {
+    const out = new Int32Array(c.strings.length).fill(-1);
+    const used = usedOf[k]!;
+    for (let id = 0; id < used.length; id++) if (used[id]) out[id] = idOf.get(c.strings[id]!)!;
+    return { c, out };
+  });
+  return { strings, mapped };
+}
+
+/** A peer or caller-IP code of a run as the output's. */
+function outCode(run: Run, code: number): number {
+  if (code < PEER_CODE.TEXT_IP || code >= PEER_CODE.NONE) return code;
+  const base = code >= PEER_CODE.FQDN ? PEER_CODE.FQDN : code >= PEER_CODE.RESOURCE ? PEER_CODE.RESOURCE : PEER_CODE.TEXT_IP;
+  return base + run.out[code - base]!;
+}
+
+/** Text order of two output IP codes (dotted quads keyed in text order, text IPs by their text). */
+function compareIps(x: number, y: number, strings: readonly string[]): number {
+  if (x < PEER_CODE.TEXT_IP && y < PEER_CODE.TEXT_IP) return ipv4TextKey(x) - ipv4TextKey(y);
+  const text = (c: number): string => (c < PEER_CODE.TEXT_IP ? formatIPv4(c) : strings[c - PEER_CODE.TEXT_IP]!);
+  return byCodeUnit(text(x), text(y));
+}
+
+/** Snapshot order of row `i` of run `a` and row `j` of run `b` (output codes compared). */
+function compareRows(a: Run, i: number, b: Run, j: number, strings: readonly string[]): number {
+  const d = a.out[a.c.perimeter[i]!]! - b.out[b.c.perimeter[j]!]! || a.out[a.c.profile[i]!]! - b.out[b.c.profile[j]!]!
+    || CATEGORY_RANK[a.c.category[i]!]! - CATEGORY_RANK[b.c.category[j]!]!;
+  if (d !== 0) return d;
+  const x = outCode(a, a.c.peer[i]!);
+  const y = outCode(b, b.c.peer[j]!);
+  const kind = peerKindRank(x);
+  const k = kind - peerKindRank(y);
+  if (k !== 0 || kind === KIND_RANK.none) return k;
+  if (kind === KIND_RANK.ip) return compareIps(x, y, strings);
+  return x - y; // names: output ids are ranks
+}
+
+/**
+ * The merge's plan: per output row, the row of each run that holds it (−1 when none), and the
+ * values in use of the output (the operations of combined flows are their combined sample).
+ */
+function planMerge(runs: readonly Run[], strings: readonly string[]): { length: number; sources: Int32Array[]; used: UsedValues } {
+  const k = runs.length;
+  const total = runs.reduce((n, r) => n + r.c.length, 0);
+  const sources = runs.map(() => new Int32Array(total).fill(-1));
+  const n = strings.length;
+  const used: UsedValues = {
+    perimeter: new Uint8Array(n), profile: new Uint8Array(n), category: new Uint8Array(CATEGORY_RANK.length), kind: new Uint8Array(KIND_NAMES.length),
+    res: new Uint8Array(n), rules: new Uint8Array(n), ops: new Uint8Array(n),
+  };
+  const at = new Int32Array(k);
+  const ops: number[] = [];
+  let length = 0;
+  for (;;) {
+    // The smallest head, then every head equal to it.
+    let min = -1;
+    for (let r = 0; r < k; r++) {
+      if (at[r]! >= runs[r]!.c.length) continue;
+      if (min === -1 || compareRows(runs[r]!, at[r]!, runs[min]!, at[min]!, strings) < 0) min = r;
+    }
+    if (min === -1) break;
+    const first = runs[min]!;
+    const i = at[min]!;
+    used.perimeter[first.out[first.c.perimeter[i]!]!] = 1;
+    used.profile[first.out[first.c.profile[i]!]!] = 1;
+    used.category[first.c.category[i]!] = 1;
+    used.kind[peerKindRank(first.c.peer[i]!)] = 1;
+    ops.length = 0;
+    let holders = 0;
+    for (let r = min; r < k; r++) {
+      const run = runs[r]!;
+      const j = at[r]!;
+      if (j >= run.c.length || (r !== min && compareRows(run, j, first, i, strings) !== 0)) continue;
+      sources[r]![length] = j;
+      holders++;
+      const c = run.c;
+      for (let q = c.resOffsets[j]!; q < c.resOffsets[j + 1]!; q++) used.res[run.out[c.res[q]!]!] = 1;
+      for (let q = c.ruleOffsets[j]!; q < c.ruleOffsets[j + 1]!; q++) used.rules[run.out[c.rules[q]!]!] = 1;
+      for (let q = c.opOffsets[j]!; q < c.opOffsets[j + 1]!; q++) ops.push(run.out[c.ops[q]!]!);
+      at[r] = j + 1;
+    }
+    for (const op of holders > 1 ? sampleOfOperations(ops) : ops) used.ops[op] = 1;
+    length++;
+  }
+  return { length, sources, used };
+}
+
+/** The operations sample of a combined flow: its OPERATION_SAMPLE_SIZE smallest (ids are ranks). */
+function sampleOfOperations(ops: number[]): number[] {
+  return [...new Set(ops)].sort((x, y) => x - y).slice(0, OPERATION_SAMPLE_SIZE);
+}
+
+/** Growable typed array. */
+class Grow<T extends Int32Array | Float64Array> {
+  a: T;
+  n = 0;
+  constructor(a: T) { this.a = a; }
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new (this.a.constructor as new (n: number) => T)(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  done(): T { return this.a.subarray(0, this.n) as T; }
+}
+
+/** One batch of output rows, each gathered from the runs that hold it. */
+class BatchBuilder {
+  readonly #strings: readonly string[];
+  readonly #m: number;
+  #row = 0;
+  readonly perimeter: Int32Array; readonly profile: Int32Array; readonly category: Int32Array; readonly peer: Float64Array;
+  readonly hits: Float64Array; readonly first: Float64Array; readonly last: Float64Array;
+  readonly dayOffsets: Int32Array; readonly resOffsets: Int32Array; readonly ruleOffsets: Int32Array; readonly ipOffsets: Int32Array; readonly opOffsets: Int32Array;
+  readonly days = new Grow(new Int32Array(1024)); readonly dayHits = new Grow(new Float64Array(1024));
+  readonly res = new Grow(new Int32Array(1024));
+  readonly rules = new Grow(new Int32Array(1024)); readonly ruleHits = new Grow(new Float64Array(1024));
+  readonly ips = new Grow(new Float64Array(256));
+  readonly ops = new Grow(new Int32Array(1024));
+
+  constructor(strings: readonly string[], m: number) {
+    this.#strings = strings;
+    this.#m = m;
+    this.perimeter = new Int32Array(m); this.profile = new Int32Array(m); this.category = new Int32Array(m); this.peer = new Float64Array(m);
+    this.hits = new Float64Array(m); this.first = new Float64Array(m); this.last = new Float64Array(m);
+    this.dayOffsets = new Int32Array(m + 1); this.resOffsets = new Int32Array(m + 1); this.ruleOffsets = new Int32Array(m + 1);
+    this.ipOffsets = new Int32Array(m + 1); this.opOffsets = new Int32Array(m + 1);
+  }
+
+  /** Adds output row `r` of the plan. */
+  add(runs: readonly Run[], sources: readonly Int32Array[], r: number): void {
+    const holders: [Run, number][] = [];
+    for (let k = 0; k < runs.length; k++) if (sources[k]![r]! >= 0) holders.push([runs[k]!, sources[k]![r]!]);
+    const o = this.#row++;
+    const [run, i] = holders[0]!;
+    const c = run.c;
+    this.perimeter[o] = run.out[c.perimeter[i]!]!;
+    this.profile[o] = run.out[c.profile[i]!]!;
+    this.category[o] = c.category[i]!;
+    this.peer[o] = outCode(run, c.peer[i]!);
+    if (holders.length === 1) {
+      // The common case: the run's row as it is (its lists are in order, and ids keep their order).
+      this.hits[o] = c.hits[i]!; this.first[o] = c.first[i]!; this.last[o] = c.last[i]!;
+      for (let q = c.dayOffsets[i]!; q < c.dayOffsets[i + 1]!; q++) { this.days.push(c.days[q]!); this.dayHits.push(c.dayHits[q]!); }
+      for (let q = c.resOffsets[i]!; q < c.resOffsets[i + 1]!; q++) this.res.push(run.out[c.res[q]!]!);
+      for (let q = c.ruleOffsets[i]!; q < c.ruleOffsets[i + 1]!; q++) { this.rules.push(run.out[c.rules[q]!]!); this.ruleHits.push(c.ruleHits[q]!); }
+      for (let q = c.ipOffsets[i]!; q < c.ipOffsets[i + 1]!; q++) this.ips.push(outCode(run, c.ips[q]!));
+      for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) this.ops.push(run.out[c.ops[q]!]!);
+    } else {
+      this.#combine(holders, o);
+    }
+    this.dayOffsets[o + 1] = this.days.n; this.resOffsets[o + 1] = this.res.n; this.ruleOffsets[o + 1] = this.rules.n;
+    this.ipOffsets[o + 1] = this.ips.n; this.opOffsets[o + 1] = this.ops.n;
+  }
+
+  /** One flow held by several runs: sums, bounds, and the union of each list in order. */
+  #combine(holders: [Run, number][], o: number): void {
+    let hits = 0; let first = Infinity; let last = -Infinity;
+    const days = new Map<number, number>(); const rules = new Map<number, number>();
+    const res = new Set<number>(); const ips = new Set<number>(); const ops: number[] = [];
+    for (const [run, i] of holders) {
+      const c = run.c;
+      hits += c.hits[i]!; first = Math.min(first, c.first[i]!); last = Math.max(last, c.last[i]!);
+      for (let q = c.dayOffsets[i]!; q < c.dayOffsets[i + 1]!; q++) days.set(c.days[q]!, (days.get(c.days[q]!) ?? 0) + c.dayHits[q]!);
+      for (let q = c.resOffsets[i]!; q < c.resOffsets[i + 1]!; q++) res.add(run.out[c.res[q]!]!);
+      for (let q = c.ruleOffsets[i]!; q < c.ruleOffsets[i + 1]!; q++) { const id = run.out[c.rules[q]!]!; rules.set(id, (rules.get(id) ?? 0) + c.ruleHits[q]!); }
+      for (let q = c.ipOffsets[i]!; q < c.ipOffsets[i + 1]!; q++) ips.add(outCode(run, c.ips[q]!));
+      for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) ops.push(run.out[c.ops[q]!]!);
+    }
+    this.hits[o] = hits; this.first[o] = first; this.last[o] = last;
+    for (const day of [...days.keys()].sort((x, y) => x - y)) { this.days.push(day); this.dayHits.push(days.get(day)!); }
+    for (const id of [...res].sort((x, y) => x - y)) this.res.push(id);
+    for (const id of [...rules.keys()].sort((x, y) => x - y)) { this.rules.push(id); this.ruleHits.push(rules.get(id)!); }
+    for (const ip of [...ips].sort((x, y) => compareIps(x, y, this.#strings))) this.ips.push(ip);
+    for (const id of sampleOfOperations(ops)) this.ops.push(id);
+  }
+
+  build(): FlowColumns {
+    return {
+      strings: this.#strings as string[], length: this.#m,
+      perimeter: this.perimeter, profile: this.profile, category: this.category, peer: this.peer,
+      hits: this.hits, first: this.first, last: this.last,
+      dayOffsets: this.dayOffsets, days: this.days.done(), dayHits: this.dayHits.done(),
+      resOffsets: this.resOffsets, res: this.res.done(),
+      ruleOffsets: this.ruleOffsets, rules: this.rules.done(), ruleHits: this.ruleHits.done(),
+      ipOffsets: this.ipOffsets, ips: this.ips.done(), opOffsets: this.opOffsets, ops: this.ops.done(),
+    };
+  }
+}
