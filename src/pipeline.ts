@@ -2,7 +2,7 @@
 // with the accounts of every source. Commands call this, then recommend/emit on the result.
 
 import { realpath } from 'node:fs/promises';
-import { FlowTable } from './analyze/flow-table.js';
+import { FlowTable, type FlowColumns } from './analyze/flow-table.js';
 import { analyzeFiles } from './analyze/parallel.js';
 import { listInputFiles } from './ingest/index.js';
 import type { FlowSummary } from './model/flow-summary.js';
@@ -32,12 +32,19 @@ export interface GatherFlowsOptions {
   onProgress?: (done: number, total: number) => void;
   /** Worker threads for local files (default: one per core for large inputs; 0 = this thread). */
   workers?: number;
+  /**
+   * Only a snapshot will be written: the local files' flows may come back as sorted runs (in
+   * `runs`, not in `table`) when worker threads read them (see src/analyze/sorted-runs.ts).
+   */
+  runs?: boolean;
   abortSignal?: AbortSignal;
 }
 
 export interface GatheredFlows {
   /** The flows, folded in a FlowTable: write snapshots from it directly. */
   table: FlowTable;
+  /** With the `runs` option: flows of local files in sorted runs, not in `table` (the snapshot holds both). */
+  runs: FlowColumns[];
   /** The FlowSummary of the table, built on first use. */
   readonly summary: FlowSummary;
   accounts: SourceAccount[];
@@ -65,7 +72,7 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
   };
   for (const path of options.snapshots ?? []) await mergeSnapshot(path);
   options.abortSignal?.throwIfAborted();
-  const local = await analyzeFiles(files, { onIssue: options.onIssue, onProgress: options.onProgress, workers: options.workers, into: table });
+  const local = await analyzeFiles(files, { onIssue: options.onIssue, onProgress: options.onProgress, workers: options.workers, into: table, runs: options.runs });
   for (const path of local.snapshots) await mergeSnapshot(path);
   const accountGroups = [{ name: 'files', accounts: local.accounts }];
   for (const source of options.remote ?? []) {
@@ -74,5 +81,5 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
     for await (const record of source.read({ onIssue: options.onIssue ?? (() => {}), accounts, abortSignal: options.abortSignal })) table.addRecord(record);
   }
   let summary: FlowSummary | undefined;
-  return { table, get summary() { return (summary ??= table.toSummary()); }, accounts: accountGroups.flatMap((g) => g.accounts), accountGroups, snapshots };
+  return { table, runs: local.runs, get summary() { return (summary ??= table.toSummary()); }, accounts: accountGroups.flatMap((g) => g.accounts), accountGroups, snapshots };
 }

@@ -155,6 +155,13 @@ export function stateTransferList(state: FlowTableState): ArrayBuffer[] {
   return buffers.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 }
 
+/** The buffers of flow columns, to transfer with postMessage. */
+export function columnsTransferList(c: FlowColumns): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const value of Object.values(c)) if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) buffers.add(value.buffer);
+  return [...buffers];
+}
+
 /**
  * Where a table's records and index live while a fold engine (src/analyze/fold-engine.ts) adds to
  * it: the engine's memory, records from `recordsAt` up (grown in place), the index allocated there.
@@ -287,6 +294,7 @@ export class FlowTable {
    * entry at every fifth double.
    */
   addLogged(ints: Int32Array, hits: Float64Array, entries: number): void {
+    this.#settlePending();
     for (let k = 0; k < entries; k++) {
       const at = k * 10;
       const f = ints[at]!;
@@ -304,24 +312,64 @@ export class FlowTable {
    * double) for values beyond a record's (kinds: day, resource, rule, operation), 0 when empty.
    */
   addFoldedParts(ints: Int32Array, hits: Float64Array): void {
-    for (let k = 0; k < ints.length; k += 4) {
-      const g = ints[k]!;
-      if (g === 0) continue;
-      const f = g - 1;
-      const tag = ints[k + 1]!;
-      const value = tag & PART_VALUE;
-      const h = hits[k / 2 + 1]!;
-      switch (tag >>> 29) {
-        case 0: this.#addDay(f, value, h); break;
-        case 1: this.#addResource(f, value); break;
-        case 2: this.#addRule(f, value, h); break;
-        default: this.#addOperation(f, value);
-      }
+    this.#settlePending();
+    for (let k = 0; k < ints.length; k += 4) if (ints[k] !== 0) this.#addPart(ints[k]! - 1, ints[k + 1]!, hits[k / 2 + 1]!);
+  }
+
+  /** Adds one part (kind << 29 | value, hits) to flow `f`. */
+  #addPart(f: number, tag: number, hits: number): void {
+    const value = tag & PART_VALUE;
+    switch (tag >>> 29) {
+      case 0: this.#addDay(f, value, hits); break;
+      case 1: this.#addResource(f, value); break;
+      case 2: this.#addRule(f, value, hits); break;
+      default: this.#addOperation(f, value);
     }
   }
 
-  /** Takes in what a fold engine keeps aside (before the flows are read). */
+  // Parts taken from a fold engine to export flows straight from them, by flow (CSR): parts of
+  // flows that have no extras (exportColumns() reads them); added to the extras when settled.
+  #pending: { offsets: Int32Array; tags: Int32Array; hits: Float64Array } | null = null;
+
+  /** Adds the pending parts to the flows' extras. */
+  #settlePending(): void {
+    const p = this.#pending;
+    if (!p) return;
+    this.#pending = null;
+    for (let f = 0; f + 1 < p.offsets.length; f++) for (let k = p.offsets[f]!; k < p.offsets[f + 1]!; k++) this.#addPart(f, p.tags[k]!, p.hits[k]!);
+  }
+
+  /**
+   * Takes a fold engine's parts into #pending, by flow, so that an export reads them without
+   * making extras; parts of flows that already have extras are added to those.
+   */
+  #takePending(): void {
+    const buffer = this.#storage?.takeParts() ?? null;
+    if (!buffer) return; // what is pending stays valid: every change settles it first
+    this.#settlePending();
+    const ints = new Int32Array(buffer);
+    const hits = new Float64Array(buffer);
+    const offsets = new Int32Array(this.#count + 1);
+    for (let k = 0; k < ints.length; k += 4) {
+      const f = ints[k]! - 1;
+      if (this.#extraOf(f)) { this.#addPart(f, ints[k + 1]!, hits[k / 2 + 1]!); ints[k] = 0; } else offsets[f + 1]!++;
+    }
+    for (let f = 0; f < this.#count; f++) offsets[f + 1] = offsets[f + 1]! + offsets[f]!;
+    const fill = offsets.slice(0, this.#count);
+    const tags = new Int32Array(offsets[this.#count]!);
+    const partHits = new Float64Array(tags.length);
+    for (let k = 0; k < ints.length; k += 4) {
+      if (ints[k] === 0) continue;
+      const at = fill[ints[k]! - 1]!++;
+      tags[at] = ints[k + 1]!;
+      partHits[at] = hits[k / 2 + 1]!;
+    }
+    this.#pending = { offsets, tags, hits: partHits };
+  }
+
+  /** Takes in what a fold engine keeps aside (before the flows are read or changed that way). */
   #settle(): void {
+    this.#settlePending();
     this.#storage?.settle();
   }
 
@@ -420,6 +468,7 @@ export class FlowTable {
    */
   addParts(group: number, peerHi: number, peerLo: number, day: number, msOfDay: number, endDay: number, endMsOfDay: number, count: number,
     resource: number, rule: number, ipHi: number, ipLo: number, operation: number): void {
+    if (this.#pending) this.#settlePending();
     const f = this.#flowFor(group, peerHi, peerLo);
     this.#f64[f * STRIDE + F_HITS] = this.#f64[f * STRIDE + F_HITS]! + count;
     const time = day * DAY_MS + msOfDay;
@@ -621,12 +670,23 @@ export class FlowTable {
    * to write as Arrow. Lists are in CSR form (offsets into one values array per list column).
    * `from` and `to` export a slice of the flows (numbered in the order they were first seen).
    */
-  exportColumns(from = 0, to = this.#count): FlowColumns {
-    this.#settle();
+  exportColumns(from = 0, to = this.#count, order?: Int32Array): FlowColumns {
+    this.#takePending();
+    const pending = this.#pending;
     const n = to - from;
     // Two passes over the flows: sizes first, then typed arrays filled in place (no JS arrays).
     let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
-    for (let f = from; f < to; f++) {
+    const parts = new Int32Array(4); // per kind, the current flow's pending parts
+    for (let k = from; k < to; k++) {
+      const f = order ? order[k]! : k;
+      if (pending && pending.offsets[f + 1]! > pending.offsets[f]!) {
+        this.#countParts(pending, f, parts);
+        nDays += 1 + parts[0]!;
+        nRes += (this.#i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + parts[1]!;
+        nRules += (this.#i32[f * INTS + I_RULE0]! >= 0 ? 1 : 0) + parts[2]!;
+        nOps += Math.min(OPERATION_SAMPLE_SIZE, (this.#i32[f * INTS + I_OP0]! >= 0 ? 1 : 0) + parts[3]!);
+        continue;
+      }
       const e = this.#extraOf(f);
       nDays += (e?.days?.size ?? 0) + 1;
       nRes += (this.#i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + (e?.res?.size ?? 0);
@@ -645,29 +705,95 @@ export class FlowTable {
     };
     let d = 0; let r = 0; let u = 0; let p = 0; let o = 0;
     let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
-    for (let f = from; f < to; f++) {
-      const i = f - from;
+    const ops: number[] = [];
+    for (let k = from; k < to; k++) {
+      const f = order ? order[k]! : k;
+      const i = k - from;
       const g = this.#i32[f * INTS + I_GROUP]!;
       if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
       c.perimeter[i] = key[0]; c.profile[i] = key[1]; c.category[i] = key[2]; c.peer[i] = this.#peer(f);
       c.hits[i] = this.#f64[f * STRIDE + F_HITS]!; c.first[i] = this.#f64[f * STRIDE + F_FIRST]!; c.last[i] = this.#f64[f * STRIDE + F_LAST]!;
-      const e = this.#extraOf(f);
-      if (e?.days) for (const [day, hits] of this.#dayHits(f)) { c.days[d] = day; c.dayHits[d++] = hits; }
-      else { c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = this.#f64[f * STRIDE + F_HITS]!; }
-      if (this.#i32[f * INTS + I_RES0]! >= 0) c.res[r++] = this.#i32[f * INTS + I_RES0]!;
-      if (e?.res) for (const v of e.res) c.res[r++] = v;
-      if (e?.rules) for (const [rule, hits] of e.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
-      else if (this.#i32[f * INTS + I_RULE0]! >= 0) { c.rules[u] = this.#i32[f * INTS + I_RULE0]!; c.ruleHits[u++] = this.#f64[f * STRIDE + F_RULE0_HITS]!; }
-      if (e?.ips) for (const v of e.ips) c.ips[p++] = v;
-      if (e?.ops) for (const v of e.ops) c.ops[o++] = v;
-      else if (this.#i32[f * INTS + I_OP0]! >= 0) c.ops[o++] = this.#i32[f * INTS + I_OP0]!;
+      const res0 = this.#i32[f * INTS + I_RES0]!;
+      const rule0 = this.#i32[f * INTS + I_RULE0]!;
+      const op0 = this.#i32[f * INTS + I_OP0]!;
+      if (pending && pending.offsets[f + 1]! > pending.offsets[f]!) {
+        // Straight from the record and the flow's parts (it has no extras): what settling them
+        // into extras and exporting those would give.
+        const a = pending.offsets[f]!;
+        const b = pending.offsets[f + 1]!;
+        let moved = 0;
+        for (let q = a; q < b; q++) if (pending.tags[q]! >>> 29 === 0) moved += pending.hits[q]!;
+        c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = c.hits[i]! - moved;
+        if (res0 >= 0) c.res[r++] = res0;
+        if (rule0 >= 0) { c.rules[u] = rule0; c.ruleHits[u++] = this.#f64[f * STRIDE + F_RULE0_HITS]!; }
+        ops.length = 0;
+        if (op0 >= 0) ops.push(op0);
+        for (let q = a; q < b; q++) {
+          const tag = pending.tags[q]!;
+          const value = tag & PART_VALUE;
+          switch (tag >>> 29) {
+            case 0: c.days[d] = value; c.dayHits[d++] = pending.hits[q]!; break;
+            case 1: c.res[r++] = value; break;
+            case 2: c.rules[u] = value; c.ruleHits[u++] = pending.hits[q]!; break;
+            default: ops.push(value);
+          }
+        }
+        // The operations sample: the smallest names (as #addOperation keeps them).
+        if (ops.length > OPERATION_SAMPLE_SIZE) {
+          const s = this.interner.strings;
+          ops.sort((x, y) => (s[x]! < s[y]! ? -1 : s[x]! > s[y]! ? 1 : 0));
+          ops.length = OPERATION_SAMPLE_SIZE;
+        }
+        for (const op of ops) c.ops[o++] = op;
+      } else {
+        const e = this.#extraOf(f);
+        if (e?.days) for (const [day, hits] of this.#dayHits(f)) { c.days[d] = day; c.dayHits[d++] = hits; }
+        else { c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = this.#f64[f * STRIDE + F_HITS]!; }
+        if (res0 >= 0) c.res[r++] = res0;
+        if (e?.res) for (const v of e.res) c.res[r++] = v;
+        if (e?.rules) for (const [rule, hits] of e.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
+        else if (rule0 >= 0) { c.rules[u] = rule0; c.ruleHits[u++] = this.#f64[f * STRIDE + F_RULE0_HITS]!; }
+        if (e?.ips) for (const v of e.ips) c.ips[p++] = v;
+        if (e?.ops) for (const v of e.ops) c.ops[o++] = v;
+        else if (op0 >= 0) c.ops[o++] = op0;
+      }
       c.dayOffsets[i + 1] = d; c.resOffsets[i + 1] = r; c.ruleOffsets[i + 1] = u; c.ipOffsets[i + 1] = p; c.opOffsets[i + 1] = o;
+    }
+    return c;
+  }
+
+  /** Pending parts of flow `f` per kind (day, resource, rule, operation) into `counts`. */
+  #countParts(pending: { offsets: Int32Array; tags: Int32Array }, f: number, counts: Int32Array): void {
+    counts.fill(0);
+    for (let q = pending.offsets[f]!; q < pending.offsets[f + 1]!; q++) counts[pending.tags[q]! >>> 29]!++;
+  }
+
+  /**
+   * The key columns of the flows (perimeter, profile, category, peer; no list items): enough to
+   * put them in snapshot order before exporting them in it.
+   */
+  keyColumns(): FlowColumns {
+    const n = this.#count;
+    const empty = new Int32Array(n + 1);
+    const c: FlowColumns = {
+      strings: this.interner.strings, length: n,
+      perimeter: new Int32Array(n), profile: new Int32Array(n), category: new Int32Array(n), peer: new Float64Array(n),
+      hits: new Float64Array(0), first: new Float64Array(0), last: new Float64Array(0),
+      dayOffsets: empty, days: new Int32Array(0), dayHits: new Float64Array(0), resOffsets: empty, res: new Int32Array(0),
+      ruleOffsets: empty, rules: new Int32Array(0), ruleHits: new Float64Array(0), ipOffsets: empty, ips: new Float64Array(0), opOffsets: empty, ops: new Int32Array(0),
+    };
+    let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
+    for (let f = 0; f < n; f++) {
+      const g = this.#i32[f * INTS + I_GROUP]!;
+      if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
+      c.perimeter[f] = key[0]; c.profile[f] = key[1]; c.category[f] = key[2]; c.peer[f] = this.#peer(f);
     }
     return c;
   }
 
   /** Merges columns (from another table, a worker or a snapshot) into this table. */
   importColumns(cols: FlowColumns): void {
+    this.#settlePending();
     const remap = new Int32Array(cols.strings.length);
     for (let k = 0; k < cols.strings.length; k++) remap[k] = this.interner.id(cols.strings[k]!);
     const code = (c: number): number => {

@@ -9,7 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { detectFormat, type InputFile } from '../ingest/index.js';
 import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js';
-import { FlowTable, type FlowTableState } from './flow-table.js';
+import { FlowTable, type FlowColumns, type FlowTableState } from './flow-table.js';
 import { runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
 
 export interface AnalyzeFilesOptions {
@@ -22,11 +22,18 @@ export interface AnalyzeFilesOptions {
   rangeBytes?: number;
   /** Fold into this table instead of a new one. */
   into?: FlowTable;
+  /**
+   * For a snapshot writer that needs nothing else: workers hand over their flows sorted (see
+   * sorted-runs.ts) in `runs` instead of merging them into the table.
+   */
+  runs?: boolean;
 }
 
 export interface AnalyzedFiles {
   /** The flows (the `into` table when given); `toSummary()` gives the FlowSummary. */
   table: FlowTable;
+  /** With `runs`: the workers' flows, each run in snapshot order (not in `table`). */
+  runs: FlowColumns[];
   accounts: SourceAccount[];
   /** Files that are flow snapshots, for the caller to load and merge. */
   snapshots: string[];
@@ -89,6 +96,8 @@ interface WorkerMessage {
   result?: TaskResult;
   /** The worker's whole table (its records in shared memory). */
   state?: FlowTableState;
+  /** The worker's flows in snapshot order. */
+  run?: FlowColumns;
   error?: string;
 }
 
@@ -96,8 +105,11 @@ interface WorkerMessage {
  * Runs tasks on a pool of workers, handing each result to `onResult` as it arrives. A worker out
  * of tasks hands over its whole table (`onTable`: the records are in shared memory, nothing is
  * copied), one worker at a time, each ended before its table is merged, so its heap is freed first.
+ * Given `onRun`, workers hand over their flows sorted for a snapshot writer instead, each as soon
+ * as it runs out of tasks (the sorting runs on all of them at once).
  */
-async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void): Promise<void> {
+async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void,
+  onRun?: (run: FlowColumns) => void): Promise<void> {
   let next = 0;
   const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
   try {
@@ -110,6 +122,7 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
       let handedOver = 0;
       const give = (worker: Worker): void => {
         if (next < tasks.length) { const id = next++; worker.postMessage({ id, task: tasks[id] }); return; }
+        if (onRun) { worker.postMessage({ id: -1, run: true }); return; }
         waiting.push(worker);
         if (!handingOver) handOver();
       };
@@ -122,14 +135,16 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
       pool.forEach((worker) => {
         worker.on('message', (m: WorkerMessage) => {
           if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
-          if (m.state) {
-            const state = m.state;
+          if (m.state || m.run) {
+            const { state, run } = m;
             ended.add(worker);
             void worker.terminate().then(() => {
               try {
-                onTable(state);
+                if (run) onRun!(run);
+                else onTable(state!);
                 handedOver++;
-                handOver();
+                if (run && handedOver === pool.length) resolve();
+                else if (!run) handOver();
               } catch (error) {
                 reject(error as Error);
               }
@@ -165,8 +180,9 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
     options.onProgress?.(done, totalParts);
   };
   const table = options.into ?? new FlowTable();
+  const runs: FlowColumns[] = [];
   if (workers > 0 && tasks.length > 0) {
-    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state));
+    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state), options.runs ? (run) => runs.push(run) : undefined);
   } else {
     for (const task of tasks) onResult(await runScanTask(task, table));
   }
@@ -195,5 +211,5 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
     }
     lineOffset += p.lines;
   }
-  return { table, accounts, snapshots, carefulLines };
+  return { table, runs, accounts, snapshots, carefulLines };
 }

@@ -1,15 +1,22 @@
 // Analyze stage, hot path: the worker thread. Folds the ScanTasks it is given into one FlowTable
 // and answers each with its counts and issues; at the end it hands over the whole table (its
-// records in shared memory: nothing copied).
+// records in shared memory: nothing copied), or its flows sorted for a snapshot writer.
 
 import { parentPort } from 'node:worker_threads';
-import { FlowTable, stateTransferList } from './flow-table.js';
+import { FlowTable, columnsTransferList, stateTransferList } from './flow-table.js';
+import { sortedRunOfTable } from './flow-order.js';
 import { runScanTask, type ScanTask } from './scan-task.js';
 
 // Records in shared memory: the table is handed over at the end without a copy.
 const table = new FlowTable({ shared: true });
 
-parentPort!.on('message', (message: { id: number; task?: ScanTask }) => {
+parentPort!.on('message', (message: { id: number; task?: ScanTask; run?: boolean }) => {
+  if (message.run) {
+    // The flows in snapshot order, sorted here (on every worker at once) for a snapshot writer.
+    const run = sortedRunOfTable(table);
+    parentPort!.postMessage({ id: message.id, run }, columnsTransferList(run));
+    return;
+  }
   if (!message.task) {
     const state = table.handOver();
     parentPort!.postMessage({ id: message.id, state }, stateTransferList(state));

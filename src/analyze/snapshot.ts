@@ -190,6 +190,8 @@ export function usedValues(c: FlowColumns): UsedValues {
 export interface SnapshotRows {
   /** The texts that ids in the batches refer to. */
   readonly strings: readonly string[];
+  /** Flows in all. */
+  readonly length: number;
   readonly used: UsedValues;
   /** The next rows (at most `rows`), in order with every list in order; null when none are left. */
   next(rows: number): FlowColumns | null;
@@ -200,7 +202,7 @@ export function tableRows(c: FlowColumns): SnapshotRows {
   const o = orderFlows(c);
   let r0 = 0;
   return {
-    strings: c.strings, used: usedValues(c),
+    strings: c.strings, length: c.length, used: usedValues(c),
     next(rows) {
       if (r0 >= c.length) return null;
       const r1 = Math.min(c.length, r0 + rows);

@@ -25,7 +25,7 @@ export function mergedRows(runs: readonly FlowColumns[]): SnapshotRows {
   const plan = planMerge(mapped, strings);
   let r0 = 0;
   return {
-    strings, used: plan.used,
+    strings, length: plan.length, used: plan.used,
     next(rows) {
       if (r0 >= plan.length) return null;
       const r1 = Math.min(plan.length, r0 + rows);

@@ -4,7 +4,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { NspError } from '../errors.js';
-import type { FlowColumns, FlowTable } from '../analyze/flow-table.js';
+import type { FlowTable } from '../analyze/flow-table.js';
+import type { SnapshotRows } from '../analyze/snapshot.js';
 import type { FlowSummary } from '../model/flow-summary.js';
 import { gatherFlows, type GatheredFlows } from '../pipeline.js';
 import { stringList } from './command.js';
@@ -19,10 +20,11 @@ export interface CommandInputs {
   /** The flows as a table: snapshots are written from it directly. */
   readonly table: FlowTable;
   /**
-   * The flows as columns, releasing the table (and with it most of the run's memory) for a
-   * command that needs nothing else, like `analyze --out`. summary and table are gone after.
+   * The flows in snapshot order for a command that writes a snapshot and needs nothing else
+   * (`analyze --out`, gathered with `snapshotOnly`), releasing the table first: a large run then
+   * holds the flows once. summary and table are gone after. Loads the snapshot writer.
    */
-  takeColumns(): FlowColumns;
+  takeSnapshotRows(): Promise<SnapshotRows>;
   reporter: RunReporter;
 }
 
@@ -42,11 +44,12 @@ function releaseMemoryNow(flows: number): void {
 }
 
 /** Reads `paths` (and `flows` snapshots) of a command. @throws NspError strict-issues under --strict */
-export async function gatherCommandInputs(args: Record<string, unknown>, io: IO, deps: CliDeps): Promise<CommandInputs> {
+export async function gatherCommandInputs(args: Record<string, unknown>, io: IO, deps: CliDeps, options: { snapshotOnly?: boolean } = {}): Promise<CommandInputs> {
   const reporter = new RunReporter(io, Boolean(args.quiet));
   const remote = await remoteSources(args, deps, stderrHooks(io, Boolean(args.quiet)));
   const gathered = await gatherFlows({
     paths: stringList(args.paths), snapshots: stringList(args.flows), remote, onIssue: reporter.onIssue, onProgress: reporter.onProgress,
+    runs: options.snapshotOnly,
   });
   reporter.accounts(gathered.accountGroups, gathered.snapshots);
   if (args.strict && reporter.issueCount > 0) {
@@ -59,17 +62,26 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
     if (!flows) throw new Error('the flows were handed over as columns');
     return flows;
   };
+  const whole = (): GatheredFlows => {
+    const gathered = held();
+    if (gathered.runs.length > 0) throw new Error('the flows of local files are in sorted runs (snapshotOnly): takeSnapshotRows() holds them');
+    return gathered;
+  };
   return {
-    get summary() { return held().summary; },
-    get table() { return held().table; },
-    takeColumns() {
-      const table = held().table;
+    get summary() { return whole().summary; },
+    get table() { return whole().table; },
+    async takeSnapshotRows() {
+      const { table, runs } = held();
+      const { sortedRun } = await import('../analyze/flow-order.js');
+      const { tableRows } = await import('../analyze/snapshot.js');
+      const { mergedRows } = await import('../analyze/sorted-runs.js');
       // Merged tables leave their memories behind: collected before the copy, and the table after it.
       releaseMemoryNow(table.flowCount);
       const columns = table.exportColumns();
       flows = null;
       releaseMemoryNow(columns.length);
-      return columns;
+      if (runs.length === 0) return tableRows(columns);
+      return mergedRows(columns.length > 0 ? [...runs, sortedRun(columns)] : runs);
     },
     reporter,
   };

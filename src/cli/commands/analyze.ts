@@ -22,15 +22,17 @@ export const analyzeCommand: CommandSpec = {
     // The snapshot writer (apache-arrow) loads while the logs are read: the main thread is idle then.
     const writer = typeof args.out === 'string' ? import('../../analyze/snapshot.js') : undefined;
     writer?.catch(() => {}); // awaited below; a failure surfaces there
-    const inputs = await gatherCommandInputs(args, io, deps);
+    // With nothing else to print, workers sort their own flows and the main thread merges them
+    // into the snapshot (sorted-runs.ts); the table is released before: a large run holds the
+    // flows once, not twice.
+    const snapshotOnly = typeof args.out === 'string' && !args.json;
+    const inputs = await gatherCommandInputs(args, io, deps, { snapshotOnly });
     const { reporter } = inputs;
     if (typeof args.out === 'string') {
-      const flowCount = inputs.table.flowCount;
-      // With nothing else to print, the table is released before the snapshot is built: a large
-      // run then holds the flows once (as columns), not twice.
-      const { writeSnapshotFile } = await writer!;
-      await writeSnapshotFile(args.out, args.json ? inputs.table.exportColumns() : inputs.takeColumns());
-      reporter.line(`wrote ${formatCount(flowCount)} flows to ${args.out}`);
+      const { tableRows, writeSnapshotFile } = await writer!;
+      const rows = snapshotOnly ? await inputs.takeSnapshotRows() : tableRows(inputs.table.exportColumns());
+      await writeSnapshotFile(args.out, rows);
+      reporter.line(`wrote ${formatCount(rows.length)} flows to ${args.out}`);
     }
     if (args.json) io.stdout.write(outputText(args, `${JSON.stringify(summaryToJSON(inputs.summary), null, 2)}\n`));
     else if (typeof args.out !== 'string') {
