@@ -6,6 +6,7 @@
 
 import { categories } from '../model/category.js';
 import { byCodeUnit } from '../model/text.js';
+import { releaseMemoryNow } from '../release-memory.js';
 import { PEER_CODE, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
 
 /** Peer kinds in code-unit order of their names: flows sort by kind before peer. */
@@ -217,9 +218,13 @@ function sortRowsInPlace(offsets: Int32Array, a: Int32Array | Float64Array, b: F
  * that order, their lists then sorted in place: no second copy of the columns.
  */
 export function sortedRunOfTable(table: FlowTable): FlowColumns {
-  const keys = table.keyColumns();
-  const { rank, count } = stringRanks(keys);
-  const c = table.exportColumns(0, table.flowCount, flowOrder(keys, rank, count, CATEGORY_RANK));
+  const order = ((): Int32Array => {
+    const keys = table.keyColumns();
+    const { rank, count } = stringRanks(keys);
+    return flowOrder(keys, rank, count, CATEGORY_RANK);
+  })();
+  releaseMemoryNow(order.length); // the keys and the sort's temporaries, before the copy
+  const c = table.exportColumns(0, table.flowCount, order);
   const ranks = stringRanks(c).rank;
   const byRank = (x: number, y: number): number => ranks[x]! - ranks[y]!;
   sortRowsInPlace(c.dayOffsets, c.days, c.dayHits, (x, y) => x - y);

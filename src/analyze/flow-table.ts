@@ -66,8 +66,9 @@ const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
 // per rule (the WebAssembly fold then logs every rule of the flow instead of adding to rule0).
 const EXTRA_INDEX = (1 << 28) - 1;
 const RULES_BIT = 1 << 28;
-// A fold engine's part values (see addFoldedParts()).
+// A fold engine's parts (see addFoldedParts()): the value bits of a tag, and ints per entry.
 const PART_VALUE = (1 << 29) - 1;
+const PART_INTS = 6;
 const WASM_PAGE = 65_536;
 // Shared memories reserve their maximum up front: 2 GiB, 33 million flows.
 const MAX_SHARED_PAGES = 32_768;
@@ -175,6 +176,9 @@ export interface TableStorage {
   settle(): void;
   /** What settle() would add, as a copy in addFoldedParts()'s layout (null when nothing); forgotten here. */
   takeParts(): ArrayBuffer | null;
+  /** The same in place (entries of 0 are empty; null when nothing), until clearParts(). */
+  parts(): { ints: Int32Array; hits: Float64Array } | null;
+  clearParts(): void;
 }
 
 export class FlowTable {
@@ -308,12 +312,13 @@ export class FlowTable {
   }
 
   /**
-   * Adds a fold engine's parts table: entries of (flow + 1, kind << 29 | value, pad, hits as a
-   * double) for values beyond a record's (kinds: day, resource, rule, operation), 0 when empty.
+   * Adds a fold engine's parts: entries of 24 bytes — flow + 1 (0: an entry to skip), kind << 29 |
+   * value, two words of the engine's, hits as a double — for values beyond a record's (kinds: day,
+   * resource, rule, operation).
    */
   addFoldedParts(ints: Int32Array, hits: Float64Array): void {
     this.#settlePending();
-    for (let k = 0; k < ints.length; k += 4) if (ints[k] !== 0) this.#addPart(ints[k]! - 1, ints[k + 1]!, hits[k / 2 + 1]!);
+    for (let k = 0; k < ints.length; k += PART_INTS) if (ints[k] !== 0) this.#addPart(ints[k]! - 1, ints[k + 1]!, hits[k / 2 + 2]!);
   }
 
   /** Adds one part (kind << 29 | value, hits) to flow `f`. */
@@ -344,26 +349,28 @@ export class FlowTable {
    * making extras; parts of flows that already have extras are added to those.
    */
   #takePending(): void {
-    const buffer = this.#storage?.takeParts() ?? null;
-    if (!buffer) return; // what is pending stays valid: every change settles it first
+    const storage = this.#storage;
+    const held = storage?.parts() ?? null;
+    if (!storage || !held) return; // what is pending stays valid: every change settles it first
     this.#settlePending();
-    const ints = new Int32Array(buffer);
-    const hits = new Float64Array(buffer);
+    // Read in the engine's memory (no copy); entries taken into extras are emptied on the way.
+    const { ints, hits } = held;
     const offsets = new Int32Array(this.#count + 1);
-    for (let k = 0; k < ints.length; k += 4) {
+    for (let k = 0; k < ints.length; k += PART_INTS) {
       const f = ints[k]! - 1;
-      if (this.#extraOf(f)) { this.#addPart(f, ints[k + 1]!, hits[k / 2 + 1]!); ints[k] = 0; } else offsets[f + 1]!++;
+      if (this.#extraOf(f)) { this.#addPart(f, ints[k + 1]!, hits[k / 2 + 2]!); ints[k] = 0; } else offsets[f + 1]!++;
     }
     for (let f = 0; f < this.#count; f++) offsets[f + 1] = offsets[f + 1]! + offsets[f]!;
     const fill = offsets.slice(0, this.#count);
     const tags = new Int32Array(offsets[this.#count]!);
     const partHits = new Float64Array(tags.length);
-    for (let k = 0; k < ints.length; k += 4) {
+    for (let k = 0; k < ints.length; k += PART_INTS) {
       if (ints[k] === 0) continue;
       const at = fill[ints[k]! - 1]!++;
       tags[at] = ints[k + 1]!;
-      partHits[at] = hits[k / 2 + 1]!;
+      partHits[at] = hits[k / 2 + 2]!;
     }
+    storage.clearParts();
     this.#pending = { offsets, tags, hits: partHits };
   }
 

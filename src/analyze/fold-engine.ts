@@ -12,7 +12,7 @@ import type { FlowTable, TableStorage } from './flow-table.js';
 interface FoldExports extends ScanExports {
   limitHeap(limit: number): void;
   heapUsed(): number;
-  foldSetup(recordsAt: number, entries: number): void;
+  foldSetup(poolAt: number, recordsAt: number, entries: number): void;
   growCanon(keys: number): number;
   canonAt(): number; canonKeys(): number;
   forgetCanon(): void;
@@ -21,7 +21,7 @@ interface FoldExports extends ScanExports {
   setTable(flows: number, capacity: number, slotsAt: number, slotCount: number): void;
   flowCount(): number;
   logAt(): number; logged(): number; clearLog(): void;
-  partsAt(): number; partsSize(): number; partsUsed(): number; clearParts(): void;
+  partsAt(): number; partsUsed(): number; clearParts(): void;
   hitsDone(): number;
   stopAt(): number; stopEnd(): number; linesDone(): number;
   needField(): number; needRole(): number; needA(): number; needB(): number;
@@ -38,13 +38,20 @@ const CANON_ROLES = 8;
 export const INBOUND = 0x100;
 
 const PAGE = 65_536;
-/** Where the bound table's records start: the heap below it is reserved, not resident until used. */
+/**
+ * The memory's regions: the heap (scanner, texts, indexes) below POOL_AT, the parts pool up to
+ * RECORDS_AT, the bound table's records above. Reserved, not resident until used.
+ */
+const POOL_AT = 128 << 20;
 const RECORDS_AT = 256 << 20;
+const PART_ENTRY = 24;
+const POOL_ENTRIES = Math.floor((RECORDS_AT - POOL_AT) / PART_ENTRY);
 /** Past this much heap an engine is replaced for the next table (its own stays bound to it). */
-const HEAP_BUDGET = 128 << 20;
+const HEAP_BUDGET = 96 << 20;
 const MAX_PAGES = 65_536;
 const LOG_ENTRIES = 1 << 14;
 const LOG_ENTRY = 40;
+const PARTS_PER_LINE = 4;
 
 /** The compiled module; under the TypeScript test runner, the build's copy in dist/. */
 function wasmUrl(): URL {
@@ -69,8 +76,8 @@ export class FoldEngine {
     this.#memory = new WebAssembly.Memory({ initial: RECORDS_AT / PAGE + 2, maximum: MAX_PAGES, shared: true });
     this.x = new WebAssembly.Instance(compiled, { env: { memory: this.#memory } }).exports as unknown as FoldExports;
     this.scanner = new LineScanner(this.x);
-    this.x.limitHeap(RECORDS_AT);
-    this.x.foldSetup(RECORDS_AT, LOG_ENTRIES);
+    this.x.limitHeap(POOL_AT);
+    this.x.foldSetup(POOL_AT, RECORDS_AT, LOG_ENTRIES);
     this.#viewCanon();
     const memory = this.#memory;
     const x = this.x;
@@ -79,6 +86,8 @@ export class FoldEngine {
       allocSlots: (n) => new Int32Array(memory.buffer, x.allocSlots(n), n),
       settle: () => { if (this.#bound) this.#settle(this.#bound); },
       takeParts: () => this.#takeParts(),
+      parts: () => this.#parts(),
+      clearParts: () => this.x.clearParts(),
     };
   }
 
@@ -115,25 +124,34 @@ export class FoldEngine {
     this.canon = new Int32Array(this.#memory.buffer, this.x.canonAt(), this.x.canonKeys() * CANON_ROLES);
   }
 
-  /** Adds the parts table (values beyond the records') to the bound table's extras, and empties it. */
-  #settle(table: FlowTable): void {
-    if (this.x.partsUsed() === 0) return;
+  /** The parts in use, in place (see FlowTable.addFoldedParts()), or null. */
+  #parts(): { ints: Int32Array; hits: Float64Array } | null {
+    const used = this.x.partsUsed();
+    if (used === 0) return null;
     const at = this.x.partsAt();
-    const size = this.x.partsSize();
-    table.addFoldedParts(new Int32Array(this.#memory.buffer, at, size * 4), new Float64Array(this.#memory.buffer, at, size * 2));
+    return { ints: new Int32Array(this.#memory.buffer, at, used * (PART_ENTRY / 4)), hits: new Float64Array(this.#memory.buffer, at, used * (PART_ENTRY / 8)) };
+  }
+
+  /** Adds the parts (values beyond the records') to the bound table's extras, and empties them. */
+  #settle(table: FlowTable): void {
+    const parts = this.#parts();
+    if (!parts) return;
+    table.addFoldedParts(parts.ints, parts.hits);
     this.x.clearParts();
   }
 
+  /** A copy of the parts in use (to send to another thread), which are forgotten here. */
   #takeParts(): ArrayBuffer | null {
-    const used = this.x.partsUsed();
-    if (used === 0) return null;
-    const size = this.x.partsSize();
-    const from = new Int32Array(this.#memory.buffer, this.x.partsAt(), size * 4);
-    const copy = new Int32Array(used * 4);
-    let n = 0;
-    for (let k = 0; k < from.length; k += 4) if (from[k] !== 0) { copy.set(from.subarray(k, k + 4), n); n += 4; }
+    const parts = this.#parts();
+    if (!parts) return null;
+    const copy = parts.ints.slice().buffer;
     this.x.clearParts();
-    return copy.buffer;
+    return copy;
+  }
+
+  /** Room for the parts of another line: when the pool is full, they go to the table's extras. */
+  roomForParts(table: FlowTable): void {
+    if (this.x.partsUsed() + PARTS_PER_LINE > POOL_ENTRIES) this.#settle(table);
   }
 
   /** Hands what the module logged to the bound table and empties the log. */

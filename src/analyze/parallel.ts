@@ -42,6 +42,9 @@ export interface AnalyzedFiles {
 }
 
 const SMALL_INPUT = 16 << 20;
+// Workers holding fewer flows than this in all sort them at once (see runOnWorkers): about 250
+// bytes each while a worker makes its sorted run.
+const RUNS_AT_ONCE_FLOWS = 1_000_000;
 const BATCH_BYTES = 16 << 20;
 const BATCH_FILES = 256;
 
@@ -98,6 +101,8 @@ interface WorkerMessage {
   state?: FlowTableState;
   /** The worker's flows in snapshot order. */
   run?: FlowColumns;
+  /** Flows in the worker's table after a task. */
+  flows?: number;
   error?: string;
 }
 
@@ -105,8 +110,9 @@ interface WorkerMessage {
  * Runs tasks on a pool of workers, handing each result to `onResult` as it arrives. A worker out
  * of tasks hands over its whole table (`onTable`: the records are in shared memory, nothing is
  * copied), one worker at a time, each ended before its table is merged, so its heap is freed first.
- * Given `onRun`, workers hand over their flows sorted for a snapshot writer instead, each as soon
- * as it runs out of tasks (the sorting runs on all of them at once).
+ * Given `onRun`, workers hand over their flows sorted for a snapshot writer instead: each as soon
+ * as it runs out of tasks (the sorting runs on all of them at once) while the workers hold few
+ * flows, one at a time like tables once they hold many (sorting makes a copy of the flows).
  */
 async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void,
   onRun?: (run: FlowColumns) => void): Promise<void> {
@@ -118,19 +124,20 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
       // Workers out of tasks hand over at once, one at a time (the first is taken over while the
       // others still scan), in the order they ran out.
       const waiting: Worker[] = [];
-      let handingOver = false;
+      let handingOver: Worker | undefined; // the one handing over in turn
       let handedOver = 0;
+      const flows = new Map<Worker, number>();
       const give = (worker: Worker): void => {
         if (next < tasks.length) { const id = next++; worker.postMessage({ id, task: tasks[id] }); return; }
-        if (onRun) { worker.postMessage({ id: -1, run: true }); return; }
+        let held = 0;
+        for (const n of flows.values()) held += n;
+        if (onRun && held < RUNS_AT_ONCE_FLOWS) { worker.postMessage({ id: -1, run: true }); return; }
         waiting.push(worker);
         if (!handingOver) handOver();
       };
       const handOver = (): void => {
-        const worker = waiting.shift();
-        handingOver = worker !== undefined;
-        if (worker) worker.postMessage({ id: -1 });
-        else if (handedOver === pool.length) resolve();
+        handingOver = waiting.shift();
+        handingOver?.postMessage({ id: -1, run: onRun !== undefined });
       };
       pool.forEach((worker) => {
         worker.on('message', (m: WorkerMessage) => {
@@ -143,14 +150,15 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
                 if (run) onRun!(run);
                 else onTable(state!);
                 handedOver++;
-                if (run && handedOver === pool.length) resolve();
-                else if (!run) handOver();
+                if (handedOver === pool.length) resolve();
+                else if (worker === handingOver) handOver();
               } catch (error) {
                 reject(error as Error);
               }
             }, reject);
             return;
           }
+          flows.set(worker, m.flows ?? 0);
           onResult(m.result!);
           give(worker);
         });

@@ -130,7 +130,7 @@ export class JsonlFolder {
       engine.flushLog(table);
       pos = x.stopAt();
       if (stop === FoldStop.Need) { this.#giveCanonical(); continue; }
-      if (stop === FoldStop.Room) { table.makeRoom(); continue; }
+      if (stop === FoldStop.Room) { table.makeRoom(); engine.roomForParts(table); continue; }
       this.runStop = pos;
       this.runLineEnd = x.stopEnd();
       this.runLines = lines;

@@ -23,7 +23,7 @@ parentPort!.on('message', (message: { id: number; task?: ScanTask; run?: boolean
     return;
   }
   runScanTask(message.task, table).then(
-    (result) => parentPort!.postMessage({ id: message.id, result }),
+    (result) => parentPort!.postMessage({ id: message.id, result, flows: table.flowCount }),
     (error: unknown) => parentPort!.postMessage({ id: message.id, error: (error as Error).stack ?? String(error) }),
   );
 });

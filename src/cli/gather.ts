@@ -1,9 +1,8 @@
 // CLI: reads a command's inputs (paths, snapshots, workspaces, clusters) into one FlowSummary, prints the accounts on
 // stderr and enforces --strict. Every command that reads logs goes through here.
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { NspError } from '../errors.js';
+import { releaseMemoryNow } from '../release-memory.js';
 import type { FlowTable } from '../analyze/flow-table.js';
 import type { SnapshotRows } from '../analyze/snapshot.js';
 import type { FlowSummary } from '../model/flow-summary.js';
@@ -26,21 +25,6 @@ export interface CommandInputs {
    */
   takeSnapshotRows(): Promise<SnapshotRows>;
   reporter: RunReporter;
-}
-
-// Above this many flows, the released table is collected at once (see releaseMemoryNow).
-const COLLECT_AFTER_FLOWS = 500_000;
-
-/**
- * Collects garbage now when a large table was just released: its records (a WebAssembly memory
- * of ~64 MB per million flows) would otherwise stay mapped until V8 gets round to it, beside the
- * snapshot being built, and peak memory would count both. Only for large runs (a full collection
- * takes tens of milliseconds).
- */
-function releaseMemoryNow(flows: number): void {
-  if (flows < COLLECT_AFTER_FLOWS) return;
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
 }
 
 /** Reads `paths` (and `flows` snapshots) of a command. @throws NspError strict-issues under --strict */

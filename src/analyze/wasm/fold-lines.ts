@@ -54,7 +54,7 @@ const END: i32 = 0; // no whole line before `end`: stopAt() is where the rest st
 const LIMIT: i32 = 1; // the next line, at stopAt(), starts at or after `limit`
 const LINE: i32 = 2; // the line [stopAt(), stopEnd()) is the JavaScript side's to fold
 const NEED: i32 = 3; // a canonical form is missing (needField(), needRole()): the line is retried
-const ROOM: i32 = 4; // the table needs room for a flow, or the log is full: the line is retried
+const ROOM: i32 = 4; // the table needs room for a flow, or the log or the parts pool is full: the line is retried
 
 // Flow records (flow-table.ts): 8 i32 then 4 f64, 64 bytes.
 const RECORD: i32 = 64;
@@ -85,15 +85,22 @@ const DAY_MS: f64 = 86_400_000;
 const LOG_ENTRY: i32 = 40;
 
 // The parts table: the values of flows beyond what their records hold, summed per (flow, kind,
-// value): entries of (flow + 1, kind << 29 | value, hits f64), 16 bytes, open addressing.
+// value). Entries are appended to a pool in a region of their own (it grows in place: only what is
+// used is ever touched) and chained from buckets: (flow + 1, kind << 29 | value, next + 1, pad,
+// hits f64), 24 bytes.
 const PART_DAY: i32 = 0;
 const PART_RESOURCE: i32 = 1;
 const PART_RULE: i32 = 2;
 const PART_OPERATION: i32 = 3;
 const PART_VALUES: i32 = 1 << 29;
-let parts: usize = 0;
-let partsMask: i32 = 0;
+const PART_ENTRY: i32 = 24;
+// A line adds at most this many parts: foldLines() stops for room before the pool could overflow.
+const PARTS_PER_LINE: i32 = 4;
+let pool: usize = 0;
+let poolCap: i32 = 0;
 let partsCount: i32 = 0;
+let buckets: usize = 0;
+let bucketMask: i32 = 0;
 
 let canon: usize = 0;
 let canonCap: i32 = 0;
@@ -119,11 +126,13 @@ let missingA: i32 = 0;
 let missingB: i32 = 0;
 
 /**
- * Sets up the fold's regions: flow records start at `recordsAt` (the heap must stay below it),
- * the log holds `entries` entries. Call after setup().
+ * Sets up the fold's regions: the parts pool in [poolAt, recordsAt), flow records from
+ * `recordsAt` up (the heap must stay below poolAt), a log of `entries` entries. Call after setup().
  */
-export function foldSetup(recordsAt: usize, entries: i32): void {
+export function foldSetup(poolAt: usize, recordsAt: usize, entries: i32): void {
   records = recordsAt;
+  pool = poolAt;
+  poolCap = <i32>((recordsAt - poolAt) / <usize>PART_ENTRY);
   logCap = entries;
   log = alloc(entries * LOG_ENTRY);
   logCount = 0;
@@ -133,18 +142,17 @@ export function foldSetup(recordsAt: usize, entries: i32): void {
   pairs = alloc((pairMask + 1) * 16);
   memory.fill(pairs, 0, (pairMask + 1) * 16);
   pairCount = 0;
-  partsMask = (1 << 12) - 1;
-  parts = alloc((partsMask + 1) * 16);
-  memory.fill(parts, 0, (partsMask + 1) * 16);
+  bucketMask = (1 << 12) - 1;
+  buckets = alloc((bucketMask + 1) * 4);
+  memory.fill(buckets, 0, (bucketMask + 1) * 4);
   partsCount = 0;
 }
 
-export function partsAt(): usize { return parts; }
-export function partsSize(): i32 { return partsMask + 1; }
+export function partsAt(): usize { return pool; }
 export function partsUsed(): i32 { return partsCount; }
 /** Empties the parts table (the JavaScript side took them into the flows' extras). */
 export function clearParts(): void {
-  memory.fill(parts, 0, (partsMask + 1) * 16);
+  memory.fill(buckets, 0, (bucketMask + 1) * 4);
   partsCount = 0;
 }
 
@@ -155,39 +163,38 @@ export function clearParts(): void {
   return h ^ (h >> 13);
 }
 
-/** Adds `hits` to the part (flow `f`, `kind`, `value`), made when new. */
+/** Adds `hits` to the part (flow `f`, `kind`, `value`), made when new (foldLines() made room). */
 function addPart(f: i32, kind: i32, value: i32, hits: f64): void {
   const tag = (kind << 29) | value;
-  for (let i = <i32>partHash(f, tag) & partsMask; ; i = (i + 1) & partsMask) {
-    const at = parts + <usize>(i * 16);
-    const g = load<i32>(at);
-    if (g == 0) {
-      store<i32>(at, f + 1);
-      store<i32>(at, tag, 4);
-      store<f64>(at, hits, 8);
-      if (++partsCount * 2 > partsMask + 1) growParts();
+  const bucket = buckets + <usize>((<i32>partHash(f, tag) & bucketMask) * 4);
+  for (let i = load<i32>(bucket); i != 0;) {
+    const at = pool + <usize>((i - 1) * PART_ENTRY);
+    if (load<i32>(at) == f + 1 && load<i32>(at, 4) == tag) {
+      store<f64>(at, load<f64>(at, 16) + hits, 16);
       return;
     }
-    if (g == f + 1 && load<i32>(at, 4) == tag) {
-      store<f64>(at, load<f64>(at, 8) + hits, 8);
-      return;
-    }
+    i = load<i32>(at, 8);
   }
+  const at = pool + <usize>(partsCount * PART_ENTRY);
+  store<i32>(at, f + 1);
+  store<i32>(at, tag, 4);
+  store<i32>(at, load<i32>(bucket), 8);
+  store<f64>(at, hits, 16);
+  store<i32>(bucket, ++partsCount);
+  if (partsCount > bucketMask + 1) growBuckets();
 }
 
-function growParts(): void {
-  const old = parts;
-  const oldSize = partsMask + 1;
-  partsMask = oldSize * 2 - 1;
-  parts = alloc(oldSize * 2 * 16);
-  memory.fill(parts, 0, oldSize * 2 * 16);
-  for (let k = 0; k < oldSize; k++) {
-    const from = old + <usize>(k * 16);
-    const g = load<i32>(from);
-    if (g == 0) continue;
-    let i = <i32>partHash(g - 1, load<i32>(from, 4)) & partsMask;
-    while (load<i32>(parts + <usize>(i * 16)) != 0) i = (i + 1) & partsMask;
-    memory.copy(parts + <usize>(i * 16), from, 16);
+/** Twice the buckets, the pool's chains made again. */
+function growBuckets(): void {
+  const size = (bucketMask + 1) * 2;
+  bucketMask = size - 1;
+  buckets = alloc(size * 4);
+  memory.fill(buckets, 0, size * 4);
+  for (let i = 1; i <= partsCount; i++) {
+    const at = pool + <usize>((i - 1) * PART_ENTRY);
+    const bucket = buckets + <usize>((<i32>partHash(load<i32>(at) - 1, load<i32>(at, 4)) & bucketMask) * 4);
+    store<i32>(at, load<i32>(bucket), 8);
+    store<i32>(bucket, i);
   }
 }
 
@@ -314,7 +321,7 @@ export function foldLines(pos: usize, end: usize, limit: usize, maxLine: i32): i
     if (nl < 0) return END;
     stopLineEnd = <usize>nl;
     if (<i32>(<usize>nl - pos) > maxLine) return LINE;
-    if (logCount >= logCap || count >= capacity || (count + 1) * 2 > slotsMask + 1) return ROOM;
+    if (logCount >= logCap || count >= capacity || (count + 1) * 2 > slotsMask + 1 || partsCount + PARTS_PER_LINE > poolCap) return ROOM;
     let e = <usize>nl;
     if (e > pos && load<u8>(e - 1) == 13) e--;
     const r = foldLine(pos, e);
