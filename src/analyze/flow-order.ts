@@ -134,6 +134,17 @@ export function stringRanks(c: FlowColumns): { rank: Int32Array; count: number }
   return { rank, count: usedTexts.length };
 }
 
+const GATHER_BELOW_FLOWS = 500_000;
+
+/** Ranks of all `strings` (distinct, as an interner's) in code-unit order. */
+function rankAll(strings: readonly string[]): { rank: Int32Array; count: number } {
+  const idOf = new Map<string, number>();
+  strings.forEach((text, id) => idOf.set(text, id));
+  const rank = new Int32Array(strings.length);
+  [...strings].sort().forEach((text, r) => { rank[idOf.get(text)!] = r; });
+  return { rank, count: strings.length };
+}
+
 /** The rows of `c` in snapshot order, and each row's list items in their order. */
 export interface OrderedLists {
   order: Int32Array;
@@ -144,8 +155,8 @@ export interface OrderedLists {
   ips: { listOffsets: Int32Array; items: Int32Array };
 }
 
-export function orderFlows(c: FlowColumns): OrderedLists {
-  const { rank, count } = stringRanks(c);
+export function orderFlows(c: FlowColumns, ranks: { rank: Int32Array; count: number } = stringRanks(c)): OrderedLists {
+  const { rank, count } = ranks;
   const order = flowOrder(c, rank, count, CATEGORY_RANK);
   const byRank = (ids: Int32Array) => (a: number, b: number): number => rank[ids[a]!]! - rank[ids[b]!]!;
   const days = gatherList(order, c.dayOffsets);
@@ -218,15 +229,19 @@ function sortRowsInPlace(offsets: Int32Array, a: Int32Array | Float64Array, b: F
  * that order, their lists then sorted in place: no second copy of the columns.
  */
 export function sortedRunOfTable(table: FlowTable): FlowColumns {
-  const order = ((): Int32Array => {
-    const keys = table.keyColumns();
-    const { rank, count } = stringRanks(keys);
-    return flowOrder(keys, rank, count, CATEGORY_RANK);
-  })();
+  // Every string ranked once (flows and list items alike): an interner holds few beside those used.
+  const ranks = rankAll(table.interner.strings);
+  const { rank, count } = ranks;
+  // A small table is exported as it lies in memory, then gathered in order (two copies, but the
+  // records are read in order); a large one is exported in order straight away (one copy).
+  if (table.flowCount < GATHER_BELOW_FLOWS) {
+    const c = table.exportColumns();
+    return gatherRows(c, orderFlows(c, ranks), 0, c.length);
+  }
+  const order = flowOrder(table.keyColumns(), rank, count, CATEGORY_RANK);
   releaseMemoryNow(order.length); // the keys and the sort's temporaries, before the copy
   const c = table.exportColumns(0, table.flowCount, order);
-  const ranks = stringRanks(c).rank;
-  const byRank = (x: number, y: number): number => ranks[x]! - ranks[y]!;
+  const byRank = (x: number, y: number): number => rank[x]! - rank[y]!;
   sortRowsInPlace(c.dayOffsets, c.days, c.dayHits, (x, y) => x - y);
   sortRowsInPlace(c.resOffsets, c.res, null, byRank);
   sortRowsInPlace(c.ruleOffsets, c.rules, c.ruleHits, byRank);

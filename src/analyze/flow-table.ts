@@ -680,26 +680,35 @@ export class FlowTable {
   exportColumns(from = 0, to = this.#count, order?: Int32Array): FlowColumns {
     this.#takePending();
     const pending = this.#pending;
+    // Locals, not fields: this runs once per export, mostly before the JIT optimizes it.
+    const i32 = this.#i32;
+    const f64 = this.#f64;
     const n = to - from;
     // Two passes over the flows: sizes first, then typed arrays filled in place (no JS arrays).
+    // Sizes do not depend on the order: the first pass reads the records in place when it covers
+    // them all (in memory order, not the export's).
     let nDays = 0; let nRes = 0; let nRules = 0; let nIps = 0; let nOps = 0;
-    const parts = new Int32Array(4); // per kind, the current flow's pending parts
+    const inPlace = !order || (from === 0 && to === this.#count);
     for (let k = from; k < to; k++) {
-      const f = order ? order[k]! : k;
+      const f = inPlace ? k : order[k]!;
       if (pending && pending.offsets[f + 1]! > pending.offsets[f]!) {
-        this.#countParts(pending, f, parts);
-        nDays += 1 + parts[0]!;
-        nRes += (this.#i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + parts[1]!;
-        nRules += (this.#i32[f * INTS + I_RULE0]! >= 0 ? 1 : 0) + parts[2]!;
-        nOps += Math.min(OPERATION_SAMPLE_SIZE, (this.#i32[f * INTS + I_OP0]! >= 0 ? 1 : 0) + parts[3]!);
+        let days = 0; let res = 0; let rules = 0; let ops = 0;
+        for (let q = pending.offsets[f]!; q < pending.offsets[f + 1]!; q++) {
+          const kind = pending.tags[q]! >>> 29;
+          if (kind === 0) days++; else if (kind === 1) res++; else if (kind === 2) rules++; else ops++;
+        }
+        nDays += 1 + days;
+        nRes += (i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + res;
+        nRules += (i32[f * INTS + I_RULE0]! >= 0 ? 1 : 0) + rules;
+        nOps += Math.min(OPERATION_SAMPLE_SIZE, (i32[f * INTS + I_OP0]! >= 0 ? 1 : 0) + ops);
         continue;
       }
       const e = this.#extraOf(f);
       nDays += (e?.days?.size ?? 0) + 1;
-      nRes += (this.#i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + (e?.res?.size ?? 0);
-      nRules += e?.rules ? e.rules.size : this.#i32[f * INTS + I_RULE0]! >= 0 ? 1 : 0;
+      nRes += (i32[f * INTS + I_RES0]! >= 0 ? 1 : 0) + (e?.res?.size ?? 0);
+      nRules += e?.rules ? e.rules.size : i32[f * INTS + I_RULE0]! >= 0 ? 1 : 0;
       nIps += e?.ips?.size ?? 0;
-      nOps += e?.ops ? e.ops.length : this.#i32[f * INTS + I_OP0]! >= 0 ? 1 : 0;
+      nOps += e?.ops ? e.ops.length : i32[f * INTS + I_OP0]! >= 0 ? 1 : 0;
     }
     const c: FlowColumns = {
       strings: this.interner.strings.slice(), length: n,
@@ -716,13 +725,13 @@ export class FlowTable {
     for (let k = from; k < to; k++) {
       const f = order ? order[k]! : k;
       const i = k - from;
-      const g = this.#i32[f * INTS + I_GROUP]!;
+      const g = i32[f * INTS + I_GROUP]!;
       if (g !== lastGroup) { key = this.#groupKey(g); lastGroup = g; }
       c.perimeter[i] = key[0]; c.profile[i] = key[1]; c.category[i] = key[2]; c.peer[i] = this.#peer(f);
-      c.hits[i] = this.#f64[f * STRIDE + F_HITS]!; c.first[i] = this.#f64[f * STRIDE + F_FIRST]!; c.last[i] = this.#f64[f * STRIDE + F_LAST]!;
-      const res0 = this.#i32[f * INTS + I_RES0]!;
-      const rule0 = this.#i32[f * INTS + I_RULE0]!;
-      const op0 = this.#i32[f * INTS + I_OP0]!;
+      c.hits[i] = f64[f * STRIDE + F_HITS]!; c.first[i] = f64[f * STRIDE + F_FIRST]!; c.last[i] = f64[f * STRIDE + F_LAST]!;
+      const res0 = i32[f * INTS + I_RES0]!;
+      const rule0 = i32[f * INTS + I_RULE0]!;
+      const op0 = i32[f * INTS + I_OP0]!;
       if (pending && pending.offsets[f + 1]! > pending.offsets[f]!) {
         // Straight from the record and the flow's parts (it has no extras): what settling them
         // into extras and exporting those would give.
@@ -730,9 +739,9 @@ export class FlowTable {
         const b = pending.offsets[f + 1]!;
         let moved = 0;
         for (let q = a; q < b; q++) if (pending.tags[q]! >>> 29 === 0) moved += pending.hits[q]!;
-        c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = c.hits[i]! - moved;
+        c.days[d] = i32[f * INTS + I_DAY0]!; c.dayHits[d++] = c.hits[i]! - moved;
         if (res0 >= 0) c.res[r++] = res0;
-        if (rule0 >= 0) { c.rules[u] = rule0; c.ruleHits[u++] = this.#f64[f * STRIDE + F_RULE0_HITS]!; }
+        if (rule0 >= 0) { c.rules[u] = rule0; c.ruleHits[u++] = f64[f * STRIDE + F_RULE0_HITS]!; }
         ops.length = 0;
         if (op0 >= 0) ops.push(op0);
         for (let q = a; q < b; q++) {
@@ -755,11 +764,11 @@ export class FlowTable {
       } else {
         const e = this.#extraOf(f);
         if (e?.days) for (const [day, hits] of this.#dayHits(f)) { c.days[d] = day; c.dayHits[d++] = hits; }
-        else { c.days[d] = this.#i32[f * INTS + I_DAY0]!; c.dayHits[d++] = this.#f64[f * STRIDE + F_HITS]!; }
+        else { c.days[d] = i32[f * INTS + I_DAY0]!; c.dayHits[d++] = f64[f * STRIDE + F_HITS]!; }
         if (res0 >= 0) c.res[r++] = res0;
         if (e?.res) for (const v of e.res) c.res[r++] = v;
         if (e?.rules) for (const [rule, hits] of e.rules) { c.rules[u] = rule; c.ruleHits[u++] = hits; }
-        else if (rule0 >= 0) { c.rules[u] = rule0; c.ruleHits[u++] = this.#f64[f * STRIDE + F_RULE0_HITS]!; }
+        else if (rule0 >= 0) { c.rules[u] = rule0; c.ruleHits[u++] = f64[f * STRIDE + F_RULE0_HITS]!; }
         if (e?.ips) for (const v of e.ips) c.ips[p++] = v;
         if (e?.ops) for (const v of e.ops) c.ops[o++] = v;
         else if (op0 >= 0) c.ops[o++] = op0;
@@ -767,12 +776,6 @@ export class FlowTable {
       c.dayOffsets[i + 1] = d; c.resOffsets[i + 1] = r; c.ruleOffsets[i + 1] = u; c.ipOffsets[i + 1] = p; c.opOffsets[i + 1] = o;
     }
     return c;
-  }
-
-  /** Pending parts of flow `f` per kind (day, resource, rule, operation) into `counts`. */
-  #countParts(pending: { offsets: Int32Array; tags: Int32Array }, f: number, counts: Int32Array): void {
-    counts.fill(0);
-    for (let q = pending.offsets[f]!; q < pending.offsets[f + 1]!; q++) counts[pending.tags[q]! >>> 29]!++;
   }
 
   /**
