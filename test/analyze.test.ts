@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addRecord, analyze, emptySummary, loadSnapshot, mergeSummaries, snapshotBytes, summaryToJSON } from '../src/analyze/index.js';
 import { listInputFiles, readRecords } from '../src/ingest/index.js';
+import type { FlowColumns } from '../src/analyze/flow-table.js';
 import type { FlowSummary } from '../src/model/flow-summary.js';
 import type { NspRecord } from '../src/model/record.js';
 import { writeFileAtomic } from '../src/write-atomic.js';
@@ -71,8 +72,9 @@ describe('FlowSummary', () => {
       const tables = Array.from({ length: k }, () => new FlowTable());
       records.forEach((r, i) => tables[assignment[i]! % k]!.addRecord(r));
       const chunks: Uint8Array[] = [];
-      // Runs sorted from a table's columns, or exported in order from the table itself.
-      writeSnapshotRows(mergedRows(tables.map((t, n) => (n % 2 ? sortedRunOfTable(t) : sortedRun(t.exportColumns())))), (chunk) => chunks.push(chunk.slice()));
+      // Runs sorted from a table's columns, or from the table itself: gathered, or exported in order.
+      const run = (t: InstanceType<typeof FlowTable>, n: number): FlowColumns => (n % 3 === 0 ? sortedRun(t.exportColumns()) : sortedRunOfTable(t, n % 3 === 1 ? 0 : Infinity));
+      writeSnapshotRows(mergedRows(tables.map(run)), (chunk) => chunks.push(chunk.slice()));
       expect(Buffer.concat(chunks).equals(expected)).toBe(true);
     }), { numRuns: 30 });
   });

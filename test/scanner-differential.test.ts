@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze, snapshotBytes, summaryToJSON } from '../src/analyze/index.js';
 import { snapshotBytesFromTable, writeSnapshotRows } from '../src/analyze/snapshot.js';
 import { mergedRows } from '../src/analyze/sorted-runs.js';
+import { sortedRunOfTable } from '../src/analyze/flow-order.js';
 import { analyzeFiles } from '../src/analyze/parallel.js';
 import { FlowTable } from '../src/analyze/flow-table.js';
 import { listInputFiles, readRecords } from '../src/ingest/index.js';
@@ -286,6 +287,12 @@ describe('fast path = careful path', () => {
     // Ranges of a file are read into the fold engine's memory (whole small files are streamed past it).
     const inThread = await analyzeFiles(await listInputFiles([path]), { workers: 0, rangeBytes: 50_000 });
     expect(Buffer.from(snapshotBytesFromTable(inThread.table)).equals(expected)).toBe(true);
+    for (const gatherBelow of [0, Infinity]) {
+      // A worker's sorted run of the same table: exported in order, or gathered in order.
+      const chunks: Uint8Array[] = [];
+      writeSnapshotRows(mergedRows([sortedRunOfTable(inThread.table, gatherBelow)]), (chunk) => chunks.push(chunk.slice()));
+      expect(Buffer.concat(chunks).equals(expected)).toBe(true);
+    }
     for (const workers of [1, 2, 3]) {
       const { runs, table } = await analyzeFiles(await listInputFiles([path]), { workers, rangeBytes: 50_000, runs: true });
       expect(runs.length).toBe(workers);

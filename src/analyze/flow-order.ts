@@ -228,13 +228,13 @@ function sortRowsInPlace(offsets: Int32Array, a: Int32Array | Float64Array, b: F
  * A table's flows in snapshot order (a worker's sorted run: see sorted-runs.ts), exported once in
  * that order, their lists then sorted in place: no second copy of the columns.
  */
-export function sortedRunOfTable(table: FlowTable): FlowColumns {
+export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BELOW_FLOWS): FlowColumns {
   // Every string ranked once (flows and list items alike): an interner holds few beside those used.
   const ranks = rankAll(table.interner.strings);
   const { rank, count } = ranks;
   // A small table is exported as it lies in memory, then gathered in order (two copies, but the
   // records are read in order); a large one is exported in order straight away (one copy).
-  if (table.flowCount < GATHER_BELOW_FLOWS) {
+  if (table.flowCount < gatherBelowFlows) {
     const c = table.exportColumns();
     return gatherRows(c, orderFlows(c, ranks), 0, c.length);
   }
