@@ -102,7 +102,7 @@ function planMerge(runs: readonly Run[], strings: readonly string[]): { length: 
     res: new Uint8Array(n), rules: new Uint8Array(n), ops: new Uint8Array(n),
   };
   const at = new Int32Array(k);
-  const ops: number[] = [];
+  const ops = new Scratch();
   let length = 0;
   for (;;) {
     // The smallest head, then every head equal to it.
@@ -118,7 +118,7 @@ function planMerge(runs: readonly Run[], strings: readonly string[]): { length: 
     used.profile[first.out[first.c.profile[i]!]!] = 1;
     used.category[first.c.category[i]!] = 1;
     used.kind[peerKindRank(first.c.peer[i]!)] = 1;
-    ops.length = 0;
+    ops.clear();
     let holders = 0;
     for (let r = min; r < k; r++) {
       const run = runs[r]!;
@@ -129,18 +129,59 @@ function planMerge(runs: readonly Run[], strings: readonly string[]): { length: 
       const c = run.c;
       for (let q = c.resOffsets[j]!; q < c.resOffsets[j + 1]!; q++) used.res[run.out[c.res[q]!]!] = 1;
       for (let q = c.ruleOffsets[j]!; q < c.ruleOffsets[j + 1]!; q++) used.rules[run.out[c.rules[q]!]!] = 1;
-      for (let q = c.opOffsets[j]!; q < c.opOffsets[j + 1]!; q++) ops.push(run.out[c.ops[q]!]!);
+      for (let q = c.opOffsets[j]!; q < c.opOffsets[j + 1]!; q++) ops.push(run.out[c.ops[q]!]!, 0);
       at[r] = j + 1;
     }
-    for (const op of holders > 1 ? sampleOfOperations(ops) : ops) used.ops[op] = 1;
+    const sampled = holders > 1 ? ops.sortUnique(byNumber, false, OPERATION_SAMPLE_SIZE) : ops.n;
+    for (let q = 0; q < sampled; q++) used.ops[ops.ids[q]!] = 1;
     length++;
   }
   return { length, sources, used };
 }
 
-/** The operations sample of a combined flow: its OPERATION_SAMPLE_SIZE smallest (ids are ranks). */
-function sampleOfOperations(ops: number[]): number[] {
-  return [...new Set(ops)].sort((x, y) => x - y).slice(0, OPERATION_SAMPLE_SIZE);
+const byNumber = (x: number, y: number): number => x - y;
+
+/**
+ * The items of one combined list: ids (or codes) with hits, sorted and made unique in place —
+ * short lists (a flow's days or names), so insertion sort, and no Map or Set per flow.
+ */
+class Scratch {
+  ids = new Float64Array(64);
+  hits = new Float64Array(64);
+  n = 0;
+  clear(): void { this.n = 0; }
+  push(id: number, hits: number): void {
+    if (this.n === this.ids.length) {
+      const ids = new Float64Array(this.n * 2); ids.set(this.ids); this.ids = ids;
+      const h = new Float64Array(this.n * 2); h.set(this.hits); this.hits = h;
+    }
+    this.ids[this.n] = id;
+    this.hits[this.n++] = hits;
+  }
+
+  /**
+   * Sorts by `compare`, merges equal ids (hits summed when `sum`), keeps the first `limit`.
+   * @returns how many are kept
+   */
+  sortUnique(compare: (x: number, y: number) => number, sum: boolean, limit = Infinity): number {
+    const { ids, hits } = this;
+    for (let k = 1; k < this.n; k++) {
+      const x = ids[k]!;
+      const h = hits[k]!;
+      let j = k - 1;
+      while (j >= 0 && compare(ids[j]!, x) > 0) { ids[j + 1] = ids[j]!; hits[j + 1] = hits[j]!; j--; }
+      ids[j + 1] = x;
+      hits[j + 1] = h;
+    }
+    let m = 0;
+    for (let k = 0; k < this.n; k++) {
+      if (m > 0 && ids[m - 1] === ids[k]) { if (sum) hits[m - 1] = hits[m - 1]! + hits[k]!; continue; }
+      ids[m] = ids[k]!;
+      hits[m++] = hits[k]!;
+    }
+    this.n = Math.min(m, limit);
+    return this.n;
+  }
 }
 
 /** Growable typed array. */
@@ -184,16 +225,18 @@ class BatchBuilder {
 
   /** Adds output row `r` of the plan. */
   add(runs: readonly Run[], sources: readonly Int32Array[], r: number): void {
-    const holders: [Run, number][] = [];
-    for (let k = 0; k < runs.length; k++) if (sources[k]![r]! >= 0) holders.push([runs[k]!, sources[k]![r]!]);
+    let first = -1;
+    let holders = 0;
+    for (let k = 0; k < runs.length; k++) if (sources[k]![r]! >= 0) { if (first < 0) first = k; holders++; }
     const o = this.#row++;
-    const [run, i] = holders[0]!;
+    const run = runs[first]!;
+    const i = sources[first]![r]!;
     const c = run.c;
     this.perimeter[o] = run.out[c.perimeter[i]!]!;
     this.profile[o] = run.out[c.profile[i]!]!;
     this.category[o] = c.category[i]!;
     this.peer[o] = outCode(run, c.peer[i]!);
-    if (holders.length === 1) {
+    if (holders === 1) {
       // The common case: the run's row as it is (its lists are in order, and ids keep their order).
       this.hits[o] = c.hits[i]!; this.first[o] = c.first[i]!; this.last[o] = c.last[i]!;
       for (let q = c.dayOffsets[i]!; q < c.dayOffsets[i + 1]!; q++) { this.days.push(c.days[q]!); this.dayHits.push(c.dayHits[q]!); }
@@ -202,32 +245,38 @@ class BatchBuilder {
       for (let q = c.ipOffsets[i]!; q < c.ipOffsets[i + 1]!; q++) this.ips.push(outCode(run, c.ips[q]!));
       for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) this.ops.push(run.out[c.ops[q]!]!);
     } else {
-      this.#combine(holders, o);
+      this.#combine(runs, sources, r, o);
     }
     this.dayOffsets[o + 1] = this.days.n; this.resOffsets[o + 1] = this.res.n; this.ruleOffsets[o + 1] = this.rules.n;
     this.ipOffsets[o + 1] = this.ips.n; this.opOffsets[o + 1] = this.ops.n;
   }
 
+  readonly #scratch = new Scratch();
+
   /** One flow held by several runs: sums, bounds, and the union of each list in order. */
-  #combine(holders: [Run, number][], o: number): void {
+  #combine(runs: readonly Run[], sources: readonly Int32Array[], r: number, o: number): void {
     let hits = 0; let first = Infinity; let last = -Infinity;
-    const days = new Map<number, number>(); const rules = new Map<number, number>();
-    const res = new Set<number>(); const ips = new Set<number>(); const ops: number[] = [];
-    for (const [run, i] of holders) {
-      const c = run.c;
-      hits += c.hits[i]!; first = Math.min(first, c.first[i]!); last = Math.max(last, c.last[i]!);
-      for (let q = c.dayOffsets[i]!; q < c.dayOffsets[i + 1]!; q++) days.set(c.days[q]!, (days.get(c.days[q]!) ?? 0) + c.dayHits[q]!);
-      for (let q = c.resOffsets[i]!; q < c.resOffsets[i + 1]!; q++) res.add(run.out[c.res[q]!]!);
-      for (let q = c.ruleOffsets[i]!; q < c.ruleOffsets[i + 1]!; q++) { const id = run.out[c.rules[q]!]!; rules.set(id, (rules.get(id) ?? 0) + c.ruleHits[q]!); }
-      for (let q = c.ipOffsets[i]!; q < c.ipOffsets[i + 1]!; q++) ips.add(outCode(run, c.ips[q]!));
-      for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) ops.push(run.out[c.ops[q]!]!);
-    }
+    const s = this.#scratch;
+    const each = (visit: (run: Run, c: FlowColumns, i: number) => void): void => {
+      for (let k = 0; k < runs.length; k++) if (sources[k]![r]! >= 0) visit(runs[k]!, runs[k]!.c, sources[k]![r]!);
+    };
+    each((_, c, i) => { hits += c.hits[i]!; first = Math.min(first, c.first[i]!); last = Math.max(last, c.last[i]!); });
     this.hits[o] = hits; this.first[o] = first; this.last[o] = last;
-    for (const day of [...days.keys()].sort((x, y) => x - y)) { this.days.push(day); this.dayHits.push(days.get(day)!); }
-    for (const id of [...res].sort((x, y) => x - y)) this.res.push(id);
-    for (const id of [...rules.keys()].sort((x, y) => x - y)) { this.rules.push(id); this.ruleHits.push(rules.get(id)!); }
-    for (const ip of [...ips].sort((x, y) => compareIps(x, y, this.#strings))) this.ips.push(ip);
-    for (const id of sampleOfOperations(ops)) this.ops.push(id);
+    s.clear();
+    each((_, c, i) => { for (let q = c.dayOffsets[i]!; q < c.dayOffsets[i + 1]!; q++) s.push(c.days[q]!, c.dayHits[q]!); });
+    for (let q = 0, n = s.sortUnique(byNumber, true); q < n; q++) { this.days.push(s.ids[q]!); this.dayHits.push(s.hits[q]!); }
+    s.clear();
+    each((run, c, i) => { for (let q = c.resOffsets[i]!; q < c.resOffsets[i + 1]!; q++) s.push(run.out[c.res[q]!]!, 0); });
+    for (let q = 0, n = s.sortUnique(byNumber, false); q < n; q++) this.res.push(s.ids[q]!);
+    s.clear();
+    each((run, c, i) => { for (let q = c.ruleOffsets[i]!; q < c.ruleOffsets[i + 1]!; q++) s.push(run.out[c.rules[q]!]!, c.ruleHits[q]!); });
+    for (let q = 0, n = s.sortUnique(byNumber, true); q < n; q++) { this.rules.push(s.ids[q]!); this.ruleHits.push(s.hits[q]!); }
+    s.clear();
+    each((run, c, i) => { for (let q = c.ipOffsets[i]!; q < c.ipOffsets[i + 1]!; q++) s.push(outCode(run, c.ips[q]!), 0); });
+    for (let q = 0, n = s.sortUnique((x, y) => compareIps(x, y, this.#strings), false); q < n; q++) this.ips.push(s.ids[q]!);
+    s.clear();
+    each((run, c, i) => { for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) s.push(run.out[c.ops[q]!]!, 0); });
+    for (let q = 0, n = s.sortUnique(byNumber, false, OPERATION_SAMPLE_SIZE); q < n; q++) this.ops.push(s.ids[q]!);
   }
 
   build(): FlowColumns {
