@@ -37,6 +37,8 @@ export interface GatherFlowsOptions {
    * `runs`, not in `table`) when worker threads read them (see src/analyze/sorted-runs.ts).
    */
   runs?: boolean;
+  /** Called once local files are being read (see AnalyzeFilesOptions.onReading). */
+  onReading?: () => void;
   abortSignal?: AbortSignal;
 }
 
@@ -72,7 +74,7 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
   };
   for (const path of options.snapshots ?? []) await mergeSnapshot(path);
   options.abortSignal?.throwIfAborted();
-  const local = await analyzeFiles(files, { onIssue: options.onIssue, onProgress: options.onProgress, workers: options.workers, into: table, runs: options.runs });
+  const local = await analyzeFiles(files, { onIssue: options.onIssue, onProgress: options.onProgress, workers: options.workers, into: table, runs: options.runs, onReading: options.onReading });
   for (const path of local.snapshots) await mergeSnapshot(path);
   const accountGroups = [{ name: 'files', accounts: local.accounts }];
   for (const source of options.remote ?? []) {

@@ -27,6 +27,8 @@ export interface AnalyzeFilesOptions {
    * sorted-runs.ts) in `runs` instead of merging them into the table.
    */
   runs?: boolean;
+  /** Called once the reading is under way (on workers: once they are started): the main thread is free then. */
+  onReading?: () => void;
 }
 
 export interface AnalyzedFiles {
@@ -115,9 +117,10 @@ interface WorkerMessage {
  * flows, one at a time like tables once they hold many (sorting makes a copy of the flows).
  */
 async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void,
-  onRun?: (run: FlowColumns) => void): Promise<void> {
+  onRun?: (run: FlowColumns) => void, onStarted?: () => void): Promise<void> {
   let next = 0;
   const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
+  onStarted?.();
   try {
     const ended = new Set<Worker>();
     await new Promise<void>((resolve, reject) => {
@@ -190,8 +193,9 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
   const table = options.into ?? new FlowTable();
   const runs: FlowColumns[] = [];
   if (workers > 0 && tasks.length > 0) {
-    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state), options.runs ? (run) => runs.push(run) : undefined);
+    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state), options.runs ? (run) => runs.push(run) : undefined, options.onReading);
   } else {
+    options.onReading?.();
     for (const task of tasks) onResult(await runScanTask(task, table));
   }
 

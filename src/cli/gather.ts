@@ -28,12 +28,12 @@ export interface CommandInputs {
 }
 
 /** Reads `paths` (and `flows` snapshots) of a command. @throws NspError strict-issues under --strict */
-export async function gatherCommandInputs(args: Record<string, unknown>, io: IO, deps: CliDeps, options: { snapshotOnly?: boolean } = {}): Promise<CommandInputs> {
+export async function gatherCommandInputs(args: Record<string, unknown>, io: IO, deps: CliDeps, options: { snapshotOnly?: boolean; onReading?: () => void } = {}): Promise<CommandInputs> {
   const reporter = new RunReporter(io, Boolean(args.quiet));
   const remote = await remoteSources(args, deps, stderrHooks(io, Boolean(args.quiet)));
   const gathered = await gatherFlows({
     paths: stringList(args.paths), snapshots: stringList(args.flows), remote, onIssue: reporter.onIssue, onProgress: reporter.onProgress,
-    runs: options.snapshotOnly,
+    runs: options.snapshotOnly, onReading: options.onReading,
   });
   reporter.accounts(gathered.accountGroups, gathered.snapshots);
   if (args.strict && reporter.issueCount > 0) {

@@ -19,17 +19,22 @@ export const analyzeCommand: CommandSpec = {
     .option('out', { type: 'string', describe: 'Write the flows as an Arrow IPC snapshot to this file' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the flows as JSON on stdout' }))),
   async run(args, io, deps) {
-    // The snapshot writer (apache-arrow) loads while the logs are read: the main thread is idle then.
-    const writer = typeof args.out === 'string' ? import('../../analyze/snapshot.js') : undefined;
-    writer?.catch(() => {}); // awaited below; a failure surfaces there
+    // The snapshot writer (apache-arrow) loads while workers read the logs: the main thread is
+    // idle then (loaded before, it would hold back their start by a tenth of a second).
+    let writer: Promise<typeof import('../../analyze/snapshot.js')> | undefined;
+    const loadWriter = (): Promise<typeof import('../../analyze/snapshot.js')> => {
+      writer ??= import('../../analyze/snapshot.js');
+      writer.catch(() => {}); // awaited below; a failure surfaces there
+      return writer;
+    };
     // With nothing else to print, workers sort their own flows and the main thread merges them
     // into the snapshot (sorted-runs.ts); the table is released before: a large run holds the
     // flows once, not twice.
     const snapshotOnly = typeof args.out === 'string' && !args.json;
-    const inputs = await gatherCommandInputs(args, io, deps, { snapshotOnly });
+    const inputs = await gatherCommandInputs(args, io, deps, { snapshotOnly, onReading: typeof args.out === 'string' ? loadWriter : undefined });
     const { reporter } = inputs;
     if (typeof args.out === 'string') {
-      const { tableRows, writeSnapshotFile } = await writer!;
+      const { tableRows, writeSnapshotFile } = await loadWriter();
       const rows = snapshotOnly ? await inputs.takeSnapshotRows() : tableRows(inputs.table.exportColumns());
       await writeSnapshotFile(args.out, rows);
       reporter.line(`wrote ${formatCount(rows.length)} flows to ${args.out}`);
