@@ -42,12 +42,9 @@ const PAGE = 65_536;
  * The memory's regions: the heap (scanner, texts, indexes) below POOL_AT, the parts pool up to
  * RECORDS_AT, the bound table's records above. Reserved, not resident until used.
  */
-const POOL_AT = 128 << 20;
-const RECORDS_AT = 256 << 20;
+const POOL_AT = 256 << 20;
+const RECORDS_AT = 512 << 20;
 const PART_ENTRY = 24;
-const POOL_ENTRIES = Math.floor((RECORDS_AT - POOL_AT) / PART_ENTRY);
-/** Past this much heap an engine is replaced for the next table (its own stays bound to it). */
-const HEAP_BUDGET = 96 << 20;
 const MAX_PAGES = 65_536;
 const LOG_ENTRIES = 1 << 14;
 const LOG_ENTRY = 40;
@@ -61,7 +58,22 @@ function wasmUrl(): URL {
 }
 let compiled: WebAssembly.Module | undefined;
 
+/** When an engine is used up (see FoldEngine.usable), and the size of its parts pool. */
+export interface FoldEngineLimits {
+  /** Texts interned (a long-lived process does not keep every text it saw). */
+  texts: number;
+  /** Bytes of heap: past this an engine is replaced, leaving room for one more block of input. */
+  heapBytes: number;
+  /** Parts the pool holds before they go to the table's extras. */
+  poolEntries: number;
+}
+
+export const DEFAULT_ENGINE_LIMITS: Readonly<FoldEngineLimits> = { texts: 1 << 19, heapBytes: 192 << 20, poolEntries: Math.floor((RECORDS_AT - POOL_AT) / PART_ENTRY) };
+
 export class FoldEngine {
+  /** Limits of engines (the pool's: of those made from now on); tests make them small to exercise the hand-offs. */
+  static limits: FoldEngineLimits = { ...DEFAULT_ENGINE_LIMITS };
+  readonly #poolEntries = Math.min(FoldEngine.limits.poolEntries, DEFAULT_ENGINE_LIMITS.poolEntries);
   readonly scanner: LineScanner;
   readonly x: FoldExports;
   readonly #memory: WebAssembly.Memory;
@@ -76,8 +88,9 @@ export class FoldEngine {
     this.#memory = new WebAssembly.Memory({ initial: RECORDS_AT / PAGE + 2, maximum: MAX_PAGES, shared: true });
     this.x = new WebAssembly.Instance(compiled, { env: { memory: this.#memory } }).exports as unknown as FoldExports;
     this.scanner = new LineScanner(this.x);
-    this.x.limitHeap(POOL_AT);
-    this.x.foldSetup(POOL_AT, RECORDS_AT, LOG_ENTRIES);
+    const poolAt = RECORDS_AT - this.#poolEntries * PART_ENTRY;
+    this.x.limitHeap(poolAt);
+    this.x.foldSetup(poolAt, RECORDS_AT, LOG_ENTRIES);
     this.#viewCanon();
     const memory = this.#memory;
     const x = this.x;
@@ -91,16 +104,16 @@ export class FoldEngine {
     };
   }
 
-  /** False once its heap or its texts are used up: make another. */
+  /** False once its heap or its texts are used up: the next table, or block, takes another. */
   get usable(): boolean {
-    return this.x.heapUsed() < HEAP_BUDGET && this.scanner.internedCount <= ENGINE_TEXTS;
+    return this.x.heapUsed() < FoldEngine.limits.heapBytes && this.scanner.internedCount <= FoldEngine.limits.texts;
   }
 
   /** Makes `table` the one rows are folded into (its records move into this memory). */
   bind(table: FlowTable): void {
     if (table.isIn(this.#storage)) return;
     if (this.#bound !== table) {
-      this.#bound?.unbindStorage();
+      if (this.#bound?.isIn(this.#storage)) this.#bound.unbindStorage();
       this.x.forgetCanon(); // canonical forms and pairs are ids of the table's own
     }
     table.bindStorage(this.#storage);
@@ -151,7 +164,7 @@ export class FoldEngine {
 
   /** Room for the parts of another line: when the pool is full, they go to the table's extras. */
   roomForParts(table: FlowTable): void {
-    if (this.x.partsUsed() + PARTS_PER_LINE > POOL_ENTRIES) this.#settle(table);
+    if (this.x.partsUsed() + PARTS_PER_LINE > this.#poolEntries) this.#settle(table);
   }
 
   /** Hands what the module logged to the bound table and empties the log. */
@@ -164,7 +177,5 @@ export class FoldEngine {
   }
 }
 
-/** Texts an engine interns before it is replaced (a long-lived process does not keep every text). */
-const ENGINE_TEXTS = 1 << 20;
 
 export { CANON_ROLES };

@@ -143,6 +143,7 @@ export async function foldPlainRange(path: string, range: ByteRange, folder: Jso
     }
     if (position >= range.end) return { lines: 0 };
     for (;;) {
+      folder.renewIfUsedUp(); // between blocks: none is in the engine's memory now
       block = folder.scanner.input(BLOCK);
       const bytesRead = readSync(fd, block, 0, BLOCK, position);
       if (bytesRead === 0) { feeder.end(); break; }

@@ -10,6 +10,7 @@ import { rowsOfValue } from '../ingest/jsonl.js';
 import { Field, ValueKind, type LineScanner } from '../ingest/jsonl-scanner.js';
 import { EARLIEST_LOG_TIME, LATEST_LOG_TIME, canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
 import { FlowTable } from './flow-table.js';
+import { NspError } from '../errors.js';
 import { CANON_ROLES, FoldEngine, FoldStop, INBOUND, Role } from './fold-engine.js';
 import { DAY_MS } from '../model/flow-summary.js';
 
@@ -62,9 +63,9 @@ interface FoldState {
   perimeterOf: IdMap; lowerOf: IdMap; resourceOf: IdMap; fqdnOf: IdMap;
 }
 const foldStates = new WeakMap<FlowTable, FoldState>();
-function foldStateFor(table: FlowTable): FoldState {
+function foldStateFor(table: FlowTable, renew = false): FoldState {
   let s = foldStates.get(table);
-  if (!s) {
+  if (!s || renew) {
     s = { engine: engineOfThread(), rawOfKey: new IdMap(), categoryOf: new IdMap(), perimeterOf: new IdMap(), lowerOf: new IdMap(), resourceOf: new IdMap(), fqdnOf: new IdMap() };
     foldStates.set(table, s);
   }
@@ -82,13 +83,24 @@ function engineOfThread(): FoldEngine {
   return engine;
 }
 
+function tooManyFlows(flows: number, cause?: unknown): NspError {
+  return new NspError('input-invalid', `Cannot hold ${flows.toLocaleString('en-US')} distinct flows in one table: the analysis engine's memory is full`, {
+    hint: 'Analyze the logs in parts (by perimeter or by week) and merge the snapshots with "analyze a.arrow b.arrow --out all.arrow"', cause,
+  });
+}
+
+/** A WebAssembly trap (its heap ran out) as the NspError it means; other errors as they are. */
+function engineError(error: unknown, flows: number): unknown {
+  return (error as Error)?.constructor?.name === 'RuntimeError' ? tooManyFlows(flows, error) : error;
+}
+
 /** Normalizes scanned fields into FlowTable rows; caches every canonical form by interned id. */
 export class JsonlFolder {
   readonly table: FlowTable;
   readonly counts: ScanCounts = emptyCounts();
   /** The byte scanner: lines are scanned in its memory (file blocks are read straight into it). */
-  readonly scanner: LineScanner;
-  readonly #state: FoldState;
+  scanner: LineScanner;
+  #state: FoldState;
   readonly #decoder = new TextDecoder();
   readonly #onIssue: (issue: LineIssue) => void;
 
@@ -99,11 +111,27 @@ export class JsonlFolder {
     this.scanner = this.#state.engine.scanner;
   }
 
+  /**
+   * Moves the table to a fresh engine when this one is used up (its texts or heap): call between
+   * blocks, never while a block is in the old engine's memory. The table's flows are copied out
+   * and in; the canonical forms are learned again.
+   */
+  renewIfUsedUp(): void {
+    if (this.#state.engine.usable) return;
+    this.table.unbindStorage();
+    this.#state = foldStateFor(this.table, true);
+    this.scanner = this.#state.engine.scanner;
+    this.#state.engine.bind(this.table);
+    // A table whose own index fills an engine's heap gains nothing from another one.
+    if (!this.#state.engine.usable) throw tooManyFlows(this.table.flowCount);
+  }
+
   // Where the last foldRun() stopped: the position in the scanner's memory, the end of the line
   // it hands back (FoldStop.Line), and the lines it folded.
   runStop = 0;
   runLineEnd = 0;
   runLines = 0;
+  #placed = 0;
 
   /**
    * Folds the lines in the scanner's memory that start in [pos, end) and end before `end`, in
@@ -120,7 +148,12 @@ export class JsonlFolder {
     let lines = 0;
     for (;;) {
       engine.sync(table);
-      const stop = x.foldLines(pos, end, limit, maxLine);
+      let stop: FoldStop;
+      try {
+        stop = x.foldLines(pos, end, limit, maxLine);
+      } catch (error) {
+        throw engineError(error, table.flowCount);
+      }
       table.setFlowCount(x.flowCount());
       const done = x.linesDone();
       const hits = x.hitsDone();
@@ -185,11 +218,20 @@ export class JsonlFolder {
     if (end > start && buf[end - 1] === 13) end--;
     if (line === 1 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
     if (this.#isBlank(buf, start, end)) return;
+    // Lines streamed past the engine (not in its memory) may move it on between any two lines.
+    if (buf.buffer !== this.scanner.buffer && (++this.#placed & 4095) === 0) this.renewIfUsedUp();
     const sc = this.scanner;
     // Lines of blocks read into the scanner's input region are scanned in place; others copied in.
-    const at = buf.buffer === sc.buffer ? buf.byteOffset + start : sc.place(buf, start, end);
+    let at: number;
+    let scanned: boolean;
+    try {
+      at = buf.buffer === sc.buffer ? buf.byteOffset + start : sc.place(buf, start, end);
+      scanned = sc.scan(at, at + end - start);
+    } catch (error) {
+      throw engineError(error, this.table.flowCount);
+    }
     const atEnd = at + end - start;
-    if (sc.scan(at, atEnd) && this.#fast()) return;
+    if (scanned && this.#fast()) return;
     // The scan may have grown the scanner's memory: read the line from its current bytes.
     this.#careful(sc.bytes, at, atEnd, line);
   }
