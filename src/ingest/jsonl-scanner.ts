@@ -1,6 +1,6 @@
 // Ingest stage, hot path: the JavaScript side of the selective byte scanner for JSON lines. The
-// scanning runs in WebAssembly (src/ingest/wasm/jsonl-scan.ts, built into dist/ by `npm run
-// build:wasm`): it finds the byte ranges of the fields the flow summary needs (nsp-reference.md
+// scanning runs in WebAssembly (src/ingest/wasm/jsonl-scan.ts, compiled with the fold that uses
+// it into one module by `npm run build:wasm`; src/analyze/fold-engine.ts makes the instances): it finds the byte ranges of the fields the flow summary needs (nsp-reference.md
 // §3.4, both key casings, raw and Log Analytics spellings) and interns their text, without
 // building objects or decoding strings. Anything unusual — an escape in a needed string, a
 // duplicated field, a non-string where text is expected, a JSON wrapper, broken JSON — makes it

@@ -1,12 +1,13 @@
-// Ingest stage, hot path (AssemblyScript, compiled to WebAssembly by `npm run build:wasm`): the
-// selective byte scanner for one JSON line. It validates the line's JSON structure and finds the
+// Ingest stage, hot path (AssemblyScript, compiled to WebAssembly by `npm run build:wasm` as part
+// of src/analyze/wasm/fold-lines.ts, which imports it): the selective byte scanner for one JSON line. It validates the line's JSON structure and finds the
 // byte ranges of the fields the flow summary needs, and interns their text, without building
 // anything per line. It gives up (returns 0) on anything it cannot vouch for — an escape in a
 // needed string, a duplicated field, a wrapper key, broken JSON — and the caller then takes the
 // careful path (JSON.parse + normalizeRow), so results and issues are always the careful path's.
 // The JavaScript side (src/ingest/jsonl-scanner.ts) owns the key tables and reads the results.
 
-// Memory: [input | slack] [results] [key tables] then the interner, bump-allocated upward.
+// Memory: [input | slack] [results] [key tables] then the interner, bump-allocated upward up to
+// the limit the fold sets (its parts pool and flow records lie above).
 const SLACK: i32 = 64; // bytes readable past any input (16-byte loads never leave memory)
 const FIELDS: i32 = 16;
 const MAX_DEPTH: i32 = 64;
