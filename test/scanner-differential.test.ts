@@ -252,6 +252,21 @@ describe('fast path = careful path', () => {
     }
   });
 
+  it('says how many flows filled the engine when a fresh one would fill too', async () => {
+    const { FoldEngine, DEFAULT_ENGINE_LIMITS } = await import('../src/analyze/fold-engine.js');
+    const dir = tempDir();
+    // 400,000 flows: their index alone outgrows an engine of 2 MB of heap.
+    const lines = Array.from({ length: 400_000 }, (_, i) => `{"time":"2026-11-02T08:00:00Z","resourceId":"${PERIMETER}","category":"NspPublicInboundResourceRulesAllowed","properties":{"profile":"p","source":{"ipAddress":"10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}"}}}`);
+    const path = join(dir, 'many-flows.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    try {
+      FoldEngine.limits = { ...DEFAULT_ENGINE_LIMITS, heapBytes: 2 << 20 };
+      await expect(analyzeFiles(await listInputFiles([path]), { workers: 0, rangeBytes: 1 << 20 })).rejects.toThrow(/distinct flows in one table/);
+    } finally {
+      FoldEngine.limits = { ...DEFAULT_ENGINE_LIMITS };
+    }
+  });
+
   it('keeps lines longer than a byte range whole, in exactly one range', async () => {
     const dir = tempDir();
     const noise = 'x'.repeat(20_000);

@@ -6,6 +6,7 @@
 // hands back; this file owns the memory, the binding and the views.
 
 import { readFileSync } from 'node:fs';
+import { NspError } from '../errors.js';
 import { LineScanner, type ScanExports } from '../ingest/jsonl-scanner.js';
 import type { FlowTable, TableStorage } from './flow-table.js';
 
@@ -58,6 +59,13 @@ function wasmUrl(): URL {
 }
 let compiled: WebAssembly.Module | undefined;
 
+/** The error of a table whose flows fill an engine's memory (or a table's records, any memory). */
+export function tooManyFlows(flows: number, cause?: unknown): NspError {
+  return new NspError('input-invalid', `Cannot hold ${flows.toLocaleString('en-US')} distinct flows in one table: the analysis engine's memory is full`, {
+    hint: 'Analyze the logs in parts (by perimeter or by week) and merge the snapshots with "analyze a.arrow b.arrow --out all.arrow"', cause,
+  });
+}
+
 /** When an engine is used up (see FoldEngine.usable), and the size of its parts pool. */
 export interface FoldEngineLimits {
   /** Texts interned (a long-lived process does not keep every text it saw). */
@@ -96,7 +104,13 @@ export class FoldEngine {
     const x = this.x;
     this.#storage = {
       memory, recordsAt: RECORDS_AT,
-      allocSlots: (n) => new Int32Array(memory.buffer, x.allocSlots(n), n),
+      allocSlots: (n) => {
+        try {
+          return new Int32Array(memory.buffer, x.allocSlots(n), n);
+        } catch (error) {
+          throw tooManyFlows(this.#bound?.flowCount ?? n / 2, error); // the heap is full
+        }
+      },
       settle: () => { if (this.#bound) this.#settle(this.#bound); },
       takeParts: () => this.#takeParts(),
       parts: () => this.#parts(),

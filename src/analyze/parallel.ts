@@ -9,6 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { detectFormat, type InputFile } from '../ingest/index.js';
 import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js';
+import { NspError, type ErrorCode } from '../errors.js';
 import { FlowTable, type FlowColumns, type FlowTableState } from './flow-table.js';
 import { runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
 
@@ -105,6 +106,8 @@ interface WorkerMessage {
   run?: FlowColumns;
   /** Flows in the worker's table after a task. */
   flows?: number;
+  /** The worker's task ended with the tool's own error. */
+  nsp?: { code: ErrorCode; message: string; hint: string | undefined };
   error?: string;
 }
 
@@ -144,6 +147,7 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
       };
       pool.forEach((worker) => {
         worker.on('message', (m: WorkerMessage) => {
+          if (m.nsp) { reject(new NspError(m.nsp.code, m.nsp.message, { hint: m.nsp.hint })); return; }
           if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
           if (m.state || m.run) {
             const { state, run } = m;

@@ -10,8 +10,7 @@ import { rowsOfValue } from '../ingest/jsonl.js';
 import { Field, ValueKind, type LineScanner } from '../ingest/jsonl-scanner.js';
 import { EARLIEST_LOG_TIME, LATEST_LOG_TIME, canonicalFqdn, canonicalPerimeterId, canonicalResourceId, normalizeRow, parseLogTime } from '../ingest/normalize.js';
 import { FlowTable } from './flow-table.js';
-import { NspError } from '../errors.js';
-import { CANON_ROLES, FoldEngine, FoldStop, INBOUND, Role } from './fold-engine.js';
+import { CANON_ROLES, FoldEngine, FoldStop, INBOUND, Role, tooManyFlows } from './fold-engine.js';
 import { DAY_MS } from '../model/flow-summary.js';
 
 /** Counts of one scanned range, in the shape of SourceAccount's numbers. */
@@ -81,12 +80,6 @@ let engine: FoldEngine | undefined;
 function engineOfThread(): FoldEngine {
   if (!engine?.usable) engine = new FoldEngine();
   return engine;
-}
-
-function tooManyFlows(flows: number, cause?: unknown): NspError {
-  return new NspError('input-invalid', `Cannot hold ${flows.toLocaleString('en-US')} distinct flows in one table: the analysis engine's memory is full`, {
-    hint: 'Analyze the logs in parts (by perimeter or by week) and merge the snapshots with "analyze a.arrow b.arrow --out all.arrow"', cause,
-  });
 }
 
 /** A WebAssembly trap (its heap ran out) as the NspError it means; other errors as they are. */
@@ -163,7 +156,15 @@ export class JsonlFolder {
       engine.flushLog(table);
       pos = x.stopAt();
       if (stop === FoldStop.Need) { this.#giveCanonical(); continue; }
-      if (stop === FoldStop.Room) { table.makeRoom(); engine.roomForParts(table); continue; }
+      if (stop === FoldStop.Room) {
+        try {
+          table.makeRoom();
+        } catch (error) {
+          throw engineError(error, table.flowCount);
+        }
+        engine.roomForParts(table);
+        continue;
+      }
       this.runStop = pos;
       this.runLineEnd = x.stopEnd();
       this.runLines = lines;

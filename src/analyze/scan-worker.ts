@@ -3,6 +3,7 @@
 // records in shared memory: nothing copied), or its flows sorted for a snapshot writer.
 
 import { parentPort } from 'node:worker_threads';
+import { isNspError } from '../errors.js';
 import { FlowTable, columnsTransferList, stateTransferList } from './flow-table.js';
 import { sortedRunOfTable } from './flow-order.js';
 import { runScanTask, type ScanTask } from './scan-task.js';
@@ -24,6 +25,10 @@ parentPort!.on('message', (message: { id: number; task?: ScanTask; run?: boolean
   }
   runScanTask(message.task, table).then(
     (result) => parentPort!.postMessage({ id: message.id, result, flows: table.flowCount }),
-    (error: unknown) => parentPort!.postMessage({ id: message.id, error: (error as Error).stack ?? String(error) }),
+    (error: unknown) => parentPort!.postMessage({
+      id: message.id, error: (error as Error).stack ?? String(error),
+      // The tool's own errors cross as themselves (code, message, hint), not as a crash.
+      nsp: isNspError(error) ? { code: error.code, message: error.message, hint: error.hint } : undefined,
+    }),
   );
 });
