@@ -1,9 +1,11 @@
 // Benchmark helper: where the time of `analyze --out` goes on a cached corpus, phase by phase,
-// in one process (module load, scanning on the workers and merging, the columns copy, the
-// snapshot), plus one thread's folding speed. Usage (after `npm run bench` made the corpus):
+// in one process — module load, reading on 2 workers until the last task, the workers sorting
+// their flows (sorted runs), the merge plan and the snapshot written (with fsync) — plus one
+// thread's folding speed. Usage (after `npm run bench` made the corpus):
 //   npm run bench:phases -- [--size-mb 1024]
 
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,25 +14,31 @@ const i = process.argv.indexOf('--size-mb');
 const sizeMb = i === -1 ? 1024 : Number(process.argv[i + 1]);
 const corpus = join(root, 'bench', '.cache', `corpus-${sizeMb}mb.jsonl`);
 const bytes = statSync(corpus).size;
-const ms = (from: number): string => `${(performance.now() - from).toFixed(0)} ms`;
+const ms = (from: number, to = performance.now()): string => `${(to - from).toFixed(0)} ms`;
 
 let t = performance.now();
 const { analyzeFiles } = await import('../src/analyze/parallel.js');
-const { snapshotBytesFromColumns } = await import('../src/analyze/snapshot.js');
+const { writeSnapshotFile } = await import('../src/analyze/snapshot.js');
+const { mergedRows } = await import('../src/analyze/sorted-runs.js');
 const { FlowTable } = await import('../src/analyze/flow-table.js');
 const { JsonlFolder } = await import('../src/analyze/scan-jsonl.js');
 const { foldPlainRange } = await import('../src/analyze/scan-file.js');
 console.log(`module load ${ms(t)}`);
 
 t = performance.now();
-const { table } = await analyzeFiles([{ path: corpus }], { workers: 2 });
-console.log(`scan on 2 workers + merge ${ms(t)} (${table.flowCount.toLocaleString('en-US')} flows)`);
+let lastTask = 0;
+const { runs } = await analyzeFiles([{ path: corpus }], {
+  workers: 2, runs: true, onProgress: (done, total) => { if (done === total) lastTask = performance.now(); },
+});
+console.log(`reading on 2 workers ${ms(t, lastTask)}; their sorted runs ${ms(lastTask)} (${runs.map((r) => r.length.toLocaleString('en-US')).join(' + ')} flows)`);
 t = performance.now();
-const columns = table.exportColumns();
-console.log(`columns copy ${ms(t)}`);
+const rows = mergedRows(runs);
+console.log(`merge plan ${ms(t)} (${rows.length.toLocaleString('en-US')} flows)`);
+const dir = mkdtempSync(join(tmpdir(), 'nspa-phases-'));
 t = performance.now();
-const snapshot = snapshotBytesFromColumns(columns);
-console.log(`snapshot in memory ${ms(t)} (${(snapshot.length / 1048576).toFixed(0)} MB)`);
+await writeSnapshotFile(join(dir, 'flows.arrow'), rows);
+console.log(`snapshot written ${ms(t)} (${(statSync(join(dir, 'flows.arrow')).size / 1048576).toFixed(0)} MB)`);
+rmSync(dir, { recursive: true, force: true });
 
 t = performance.now();
 const one = new FlowTable();

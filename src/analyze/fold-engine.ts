@@ -43,8 +43,10 @@ const PAGE = 65_536;
  * The memory's regions: the heap (scanner, texts, indexes) below POOL_AT, the parts pool up to
  * RECORDS_AT, the bound table's records above. Reserved, not resident until used.
  */
-const POOL_AT = 256 << 20;
-const RECORDS_AT = 512 << 20;
+const POOL_AT = 1024 << 20;
+const RECORDS_AT = 1536 << 20;
+/** Room kept free in the heap beyond the next doubling of the bound table's index. */
+const HEAP_MARGIN = 64 << 20;
 const PART_ENTRY = 24;
 const MAX_PAGES = 65_536;
 const LOG_ENTRIES = 1 << 14;
@@ -76,12 +78,13 @@ export interface FoldEngineLimits {
   poolEntries: number;
 }
 
-export const DEFAULT_ENGINE_LIMITS: Readonly<FoldEngineLimits> = { texts: 1 << 19, heapBytes: 192 << 20, poolEntries: Math.floor((RECORDS_AT - POOL_AT) / PART_ENTRY) };
+export const DEFAULT_ENGINE_LIMITS: Readonly<FoldEngineLimits> = { texts: 1 << 19, heapBytes: 768 << 20, poolEntries: Math.floor((RECORDS_AT - POOL_AT) / PART_ENTRY) };
 
 export class FoldEngine {
   /** Limits of engines (the pool's: of those made from now on); tests make them small to exercise the hand-offs. */
   static limits: FoldEngineLimits = { ...DEFAULT_ENGINE_LIMITS };
   readonly #poolEntries = Math.min(FoldEngine.limits.poolEntries, DEFAULT_ENGINE_LIMITS.poolEntries);
+  readonly #poolAt: number;
   readonly scanner: LineScanner;
   readonly x: FoldExports;
   readonly #memory: WebAssembly.Memory;
@@ -96,9 +99,9 @@ export class FoldEngine {
     this.#memory = new WebAssembly.Memory({ initial: RECORDS_AT / PAGE + 2, maximum: MAX_PAGES, shared: true });
     this.x = new WebAssembly.Instance(compiled, { env: { memory: this.#memory } }).exports as unknown as FoldExports;
     this.scanner = new LineScanner(this.x);
-    const poolAt = RECORDS_AT - this.#poolEntries * PART_ENTRY;
-    this.x.limitHeap(poolAt);
-    this.x.foldSetup(poolAt, RECORDS_AT, LOG_ENTRIES);
+    this.#poolAt = RECORDS_AT - this.#poolEntries * PART_ENTRY;
+    this.x.limitHeap(this.#poolAt);
+    this.x.foldSetup(this.#poolAt, RECORDS_AT, LOG_ENTRIES);
     this.#viewCanon();
     const memory = this.#memory;
     const x = this.x;
@@ -118,9 +121,15 @@ export class FoldEngine {
     };
   }
 
-  /** False once its heap or its texts are used up: the next table, or block, takes another. */
+  /**
+   * False once its heap or its texts are used up, or the bound table's index could not double in
+   * what is left of the heap (outgrown indexes stay in it): the next table, or block, takes another.
+   */
   get usable(): boolean {
-    return this.x.heapUsed() < FoldEngine.limits.heapBytes && this.scanner.internedCount <= FoldEngine.limits.texts;
+    const heap = this.x.heapUsed();
+    const index = this.#bound?.isIn(this.#storage) ? this.#bound.storageState.slots.byteLength : 0;
+    return heap < FoldEngine.limits.heapBytes && this.scanner.internedCount <= FoldEngine.limits.texts
+      && heap + 2 * index + HEAP_MARGIN < this.#poolAt;
   }
 
   /** Makes `table` the one rows are folded into (its records move into this memory). */

@@ -155,7 +155,14 @@ export class JsonlFolder {
       counts.hitsRead += hits; counts.hitsUsed += hits;
       engine.flushLog(table);
       pos = x.stopAt();
-      if (stop === FoldStop.Need) { this.#giveCanonical(); continue; }
+      if (stop === FoldStop.Need) {
+        try {
+          this.#giveCanonical();
+        } catch (error) {
+          throw engineError(error, table.flowCount);
+        }
+        continue;
+      }
       if (stop === FoldStop.Room) {
         try {
           table.makeRoom();

@@ -187,8 +187,9 @@ function addPart(f: i32, kind: i32, value: i32, hits: f64): void {
 /** Twice the buckets, the pool's chains made again. */
 function growBuckets(): void {
   const size = (bucketMask + 1) * 2;
+  const grown = alloc(size * 4); // first: a full heap traps before anything changed
   bucketMask = size - 1;
-  buckets = alloc(size * 4);
+  buckets = grown;
   memory.fill(buckets, 0, size * 4);
   for (let i = 1; i <= partsCount; i++) {
     const at = pool + <usize>((i - 1) * PART_ENTRY);
@@ -240,8 +241,9 @@ export function setPair(a: i32, b: i32, pair: i32): void {
   if ((pairCount + 1) * 2 > pairMask + 1) {
     const old = pairs;
     const oldSize = pairMask + 1;
+    const grown = alloc(oldSize * 2 * 16); // first: a full heap traps before anything changed
     pairMask = oldSize * 2 - 1;
-    pairs = alloc(oldSize * 2 * 16);
+    pairs = grown;
     memory.fill(pairs, 0, oldSize * 2 * 16);
     pairCount = 0;
     for (let i = 0; i < oldSize; i++) {
