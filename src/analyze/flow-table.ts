@@ -7,9 +7,9 @@
 
 import { DAY_MS, OPERATION_SAMPLE_SIZE, flowKeyString, type Flow, type FlowSummary } from '../model/flow-summary.js';
 import { categories } from '../model/category.js';
-import { NspError } from '../errors.js';
 import { formatIPv4, parseIPv4 } from '../model/ip.js';
 import type { NspRecord, PeerKind } from '../model/record.js';
+import { tooManyFlows } from './fold-engine.js';
 
 /** Strings by id; ids are shared by the byte scanner's texts and the careful path's strings. */
 export class Interner {
@@ -534,9 +534,7 @@ export class FlowTable {
     try {
       memory.grow(pages);
     } catch (error) {
-      throw new NspError('input-invalid', `Cannot hold ${capacity.toLocaleString('en-US')} distinct flows in one table: ${(error as Error).message}`, {
-        hint: 'Analyze the logs in parts (by perimeter or by week) and merge the snapshots with "analyze a.arrow b.arrow --out all.arrow"', cause: error,
-      });
+      throw tooManyFlows(capacity, error, (error as Error).message);
     }
   }
 

@@ -6,7 +6,7 @@
 // hands back; this file owns the memory, the binding and the views.
 
 import { readFileSync } from 'node:fs';
-import { NspError } from '../errors.js';
+import { NspError, isNspError } from '../errors.js';
 import { LineScanner, type ScanExports } from '../ingest/jsonl-scanner.js';
 import type { FlowTable, TableStorage } from './flow-table.js';
 
@@ -61,11 +61,23 @@ function wasmUrl(): URL {
 }
 let compiled: WebAssembly.Module | undefined;
 
-/** The error of a table whose flows fill an engine's memory (or a table's records, any memory). */
-export function tooManyFlows(flows: number, cause?: unknown): NspError {
-  return new NspError('input-invalid', `Cannot hold ${flows.toLocaleString('en-US')} distinct flows in one table: the analysis engine's memory is full`, {
+const TABLE_FULL = Symbol('table full');
+
+/**
+ * The error of a table whose flows fill an engine's memory (or a table's records, any memory):
+ * it ends the run, where an error reading one file is that file's issue (see isTableFull).
+ */
+export function tooManyFlows(flows: number, cause?: unknown, why = "the analysis engine's memory is full"): NspError {
+  const error = new NspError('input-invalid', `Cannot hold ${flows.toLocaleString('en-US')} distinct flows in one table: ${why}`, {
     hint: 'Analyze the logs in parts (by perimeter or by week) and merge the snapshots with "analyze a.arrow b.arrow --out all.arrow"', cause,
   });
+  Object.defineProperty(error, TABLE_FULL, { value: true });
+  return error;
+}
+
+/** Whether `error` is tooManyFlows()'s. */
+export function isTableFull(error: unknown): boolean {
+  return isNspError(error) && (error as unknown as Record<symbol, unknown>)[TABLE_FULL] === true;
 }
 
 /** When an engine is used up (see FoldEngine.usable), and the size of its parts pool. */

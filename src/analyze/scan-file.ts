@@ -6,8 +6,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { MAX_LINE_BYTES } from '../ingest/byte-source.js';
 import { INPUT_BYTES } from '../ingest/jsonl-scanner.js';
 import { JsonlFolder } from './scan-jsonl.js';
-import { FoldStop } from './fold-engine.js';
-import { isNspError } from '../errors.js';
+import { FoldStop, isTableFull } from './fold-engine.js';
 
 // Blocks are read into the scanner's input region: small enough to stay in L2 until scanned.
 const BLOCK = INPUT_BYTES;
@@ -167,7 +166,7 @@ export async function foldChunks(chunks: AsyncIterable<Buffer>, folder: JsonlFol
     feeder.end();
     return { lines: feeder.line };
   } catch (error) {
-    if (isNspError(error)) throw error; // the tool's own (a full table), not the content's
+    if (isTableFull(error)) throw error; // the run's end (a full table), not the content's
     // Rows before the cut are kept; the cut itself is the caller's issue to report.
     return { lines: feeder.line, error: error as Error };
   }

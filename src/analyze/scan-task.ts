@@ -5,7 +5,7 @@
 import { emptyAccount, type IssueCode, type SourceAccount } from '../model/issue.js';
 import { SNAPSHOT_IN_FOLDER, detectFormat, readFailure, readRecords } from '../ingest/index.js';
 import { openFile } from '../ingest/byte-source.js';
-import { isNspError } from '../errors.js';
+import { isTableFull } from './fold-engine.js';
 import { FlowTable } from './flow-table.js';
 import { foldChunks, foldPlainRange } from './scan-file.js';
 import { JsonlFolder, type LineIssue } from './scan-jsonl.js';
@@ -110,8 +110,8 @@ export async function runScanTask(task: ScanTask, table: FlowTable): Promise<Tas
         result.counts = rest;
       }
     } catch (error) {
-      // The tool's own errors (a table that cannot hold the flows) end the run; others are the file's.
-      if (isNspError(error)) throw error;
+      // A table that cannot hold the flows ends the run; other errors are the file's.
+      if (isTableFull(error)) throw error;
       fileIssue('read-error', 0, `Cannot read: ${(error as Error).message}`);
     }
   }
