@@ -1,6 +1,7 @@
 // Analyze stage, hot path: a flow accumulator keyed by small integers instead of strings. Values
-// are interned once (by the byte scanner on the fast path, from strings on the careful path), so
-// a row costs a hash probe and a few stores into its flow's 64-byte record, no allocation;
+// are interned once (by the byte scanner on the fast paths, from strings on the careful path), so
+// a row costs a hash probe and a few stores into its flow's 64-byte record, no allocation — made
+// in WebAssembly by a fold engine (fold-engine.ts) while the table is bound to one;
 // tables merge (importColumns, absorb across threads) and toSummary() turns one into the
 // FlowSummary that the rest of the tool uses (identical to folding the same records with
 // addRecord()).
@@ -194,13 +195,13 @@ export class FlowTable {
   #count = 0;
   #slots: Int32Array = new Int32Array(1 << 12); // flow + 1; 0 = empty
   // One record of STRIDE doubles per flow (64 bytes: a row touches one cache line): the first
-  // four doubles' bytes hold the integer fields, read through #i32. The records' buffer is a
-  // WebAssembly memory: it grows in place, so a large table never holds an outgrown copy of
-  // itself until the next major GC; a shared one can be handed to another thread without a copy.
+  // four doubles' bytes hold the integer fields, read through #i32. While a fold engine adds to
+  // the table, records and index are in the engine's memory (see bindStorage()). Otherwise shared
+  // tables keep their records in a WebAssembly memory of their own (grows in place, so a large
+  // table never holds an outgrown copy of itself; crosses threads without a copy), others in an
+  // ArrayBuffer grown by copying (a process making thousands of small tables, as tests do, would
+  // otherwise reserve gigabytes of address space per WebAssembly memory).
   #capacity = 1 << 11;
-  // Shared tables keep their records in a WebAssembly memory (grows in place, crosses threads);
-  // others in an ArrayBuffer grown by copying (a process making thousands of small tables, as
-  // tests do, would otherwise reserve gigabytes of address space per WebAssembly memory).
   #memory: WebAssembly.Memory | null;
   #f64: Float64Array;
   #i32: Int32Array;

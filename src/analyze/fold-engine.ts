@@ -1,8 +1,8 @@
 // Analyze stage, hot path: the JavaScript side of the WebAssembly fold (src/analyze/wasm/
 // fold-lines.ts, built with the byte scanner into one module by `npm run build:wasm`). An engine
-// is one instance of that module and its memory: the scanner's input region and interned texts at
-// the bottom, and above RECORDS_AT the records of the one FlowTable it is bound to, which it adds
-// rows to without leaving WebAssembly. JsonlFolder (scan-jsonl.ts) drives it and does what it
+// is one instance of that module and its memory: the scanner's input region, interned texts and
+// indexes at the bottom, the parts pool above POOL_AT, and above RECORDS_AT the records of the one
+// FlowTable it is bound to, which it adds rows to without leaving WebAssembly. JsonlFolder (scan-jsonl.ts) drives it and does what it
 // hands back; this file owns the memory, the binding and the views.
 
 import { readFileSync } from 'node:fs';

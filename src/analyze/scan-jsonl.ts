@@ -1,7 +1,10 @@
-// Analyze stage, hot path: folds JSON lines straight into a FlowTable. Each line goes through the
-// byte scanner (src/ingest/jsonl-scanner.ts) and a normalizer working on interned ids; a line the
-// fast path cannot vouch for takes the careful path (JSON.parse → rowsOfValue → normalizeRow),
-// which also produces every issue, so both paths give the same flows and the same issues.
+// Analyze stage, hot path: folds JSON lines straight into a FlowTable. Runs of whole lines in the
+// fold engine's memory are folded in WebAssembly (foldRun; see fold-engine.ts), this side giving it
+// the canonical form of each text the first time it meets one; the lines it hands back, and lines
+// streamed from elsewhere, go through the byte scanner (src/ingest/jsonl-scanner.ts) and a
+// normalizer working on interned ids (the JavaScript fast path); a line neither can vouch for takes
+// the careful path (JSON.parse → rowsOfValue → normalizeRow), which also produces every issue, so
+// all paths give the same flows and the same issues.
 
 import { lookupCategory, categories } from '../model/category.js';
 import type { IssueCode } from '../model/issue.js';
@@ -73,8 +76,8 @@ function foldStateFor(table: FlowTable, renew = false): FoldState {
 
 /**
  * The fold engine of this thread, shared by the tables folded here (one at a time is bound to it:
- * see FoldEngine.bind). A new one is made once it is used up (many texts, or a table took its
- * memory along); tables already folded with the old one keep it.
+ * see FoldEngine.bind). A new one is made once it is used up (many texts, a full heap); tables
+ * folded with the old one keep it until they move on themselves (renewIfUsedUp).
  */
 let engine: FoldEngine | undefined;
 function engineOfThread(): FoldEngine {
