@@ -67,7 +67,7 @@ const F_HITS = 4; const F_FIRST = 5; const F_LAST = 6; const F_RULE0_HITS = 7;
 // per rule (the WebAssembly fold then logs every rule of the flow instead of adding to rule0).
 const EXTRA_INDEX = (1 << 28) - 1;
 const RULES_BIT = 1 << 28;
-// A fold engine's parts (see addFoldedParts()): the value bits of a tag, and ints per entry.
+// A fold engine's parts (see #addFoldedParts()): the value bits of a tag, and ints per entry.
 const PART_VALUE = (1 << 29) - 1;
 const PART_INTS = 6;
 const WASM_PAGE = 65_536;
@@ -91,7 +91,7 @@ export interface FlowTableState {
   pairs: [number, number][];
   strings: string[];
   extras: ExtrasColumns;
-  /** A fold engine's parts of the flows not yet in `extras` (addFoldedParts() layout), or null. */
+  /** A fold engine's parts of the flows not yet in `extras` (#addFoldedParts() layout), or null. */
   parts: ArrayBuffer | null;
 }
 
@@ -173,12 +173,9 @@ export interface TableStorage {
   readonly recordsAt: number;
   /** A zeroed index of `n` slots in the memory. */
   allocSlots(n: number): Int32Array;
-  /** Adds what the engine keeps aside for the table's flows to them (addFoldedParts()). */
-  settle(): void;
-  /** What settle() would add, as a copy in addFoldedParts()'s layout (null when nothing); forgotten here. */
-  takeParts(): ArrayBuffer | null;
-  /** The same in place (entries of 0 are empty; null when nothing), until clearParts(). */
+  /** The values the engine keeps aside for the table's flows, in place (#addFoldedParts() layout), or null. */
   parts(): { ints: Int32Array; hits: Float64Array } | null;
+  /** Forgets them (the table took them). */
   clearParts(): void;
 }
 
@@ -258,7 +255,7 @@ export class FlowTable {
   /** Copies the records and index out of the fold engine's memory (another table takes it over). */
   unbindStorage(): void {
     if (!this.#storage) return;
-    this.#settle();
+    this.settle();
     const f64 = this.#f64;
     const count = this.#count;
     this.#storage = null;
@@ -292,24 +289,10 @@ export class FlowTable {
     if ((this.#count + 1) * 2 > this.#slots.length) this.#growSlots();
   }
 
-  /**
-   * Adds what a fold engine logged: per row, the parts its flow's record could not take
-   * (a day other than the flow's first, a second resource, rule or operation, a caller IP).
-   * `ints`: flow, day, resource, rule, operation, caller IP (hi, lo), pad per entry; `hits` per
-   * entry at every fifth double.
-   */
-  addLogged(ints: Int32Array, hits: Float64Array, entries: number): void {
+  /** Adds the caller IPs a fold engine logged: entries of flow, caller IP (hi, lo), pad. */
+  addCallerIps(ints: Int32Array): void {
     this.#settlePending();
-    for (let k = 0; k < entries; k++) {
-      const at = k * 10;
-      const f = ints[at]!;
-      const h = hits[k * 5 + 4]!;
-      if (ints[at + 1]! >= 0) this.#addDay(f, ints[at + 1]!, h);
-      if (ints[at + 2]! >= 0) this.#addResource(f, ints[at + 2]!);
-      if (ints[at + 3]! >= 0) this.#addRule(f, ints[at + 3]!, h);
-      if (ints[at + 4]! >= 0) this.#addOperation(f, ints[at + 4]!);
-      if (ints[at + 5]! >= 0) (this.#extra(f).ips ??= new Set()).add(ints[at + 5]! * WORD + (ints[at + 6]! >>> 0));
-    }
+    for (let k = 0; k < ints.length; k += 4) (this.#extra(ints[k]!).ips ??= new Set()).add(ints[k + 1]! * WORD + (ints[k + 2]! >>> 0));
   }
 
   /**
@@ -317,8 +300,7 @@ export class FlowTable {
    * value, two words of the engine's, hits as a double — for values beyond a record's (kinds: day,
    * resource, rule, operation).
    */
-  addFoldedParts(ints: Int32Array, hits: Float64Array): void {
-    this.#settlePending();
+  #addFoldedParts(ints: Int32Array, hits: Float64Array): void {
     for (let k = 0; k < ints.length; k += PART_INTS) if (ints[k] !== 0) this.#addPart(ints[k]! - 1, ints[k + 1]!, hits[k / 2 + 2]!);
   }
 
@@ -375,10 +357,13 @@ export class FlowTable {
     this.#pending = { offsets, tags, hits: partHits };
   }
 
-  /** Takes in what a fold engine keeps aside (before the flows are read or changed that way). */
-  #settle(): void {
+  /** Takes what a fold engine keeps aside into the flows' extras (before they are read or changed that way). */
+  settle(): void {
     this.#settlePending();
-    this.#storage?.settle();
+    const held = this.#storage?.parts();
+    if (!held) return;
+    this.#addFoldedParts(held.ints, held.hits);
+    this.#storage!.clearParts();
   }
 
   /**
@@ -389,7 +374,9 @@ export class FlowTable {
     // Out of a fold engine's memory first: the rest of that memory (the scanner's texts, the
     // engine's tables) is freed with its thread instead of going along with the records. Its
     // parts go as they are (the taker adds them): no Maps made for them on this thread.
-    const parts = this.#storage?.takeParts() ?? null;
+    const held = this.#storage?.parts() ?? null;
+    const parts = held ? held.ints.slice().buffer : null;
+    this.#storage?.clearParts();
     this.unbindStorage();
     return { records: this.#memory ?? this.#f64.buffer as ArrayBuffer, recordsAt: this.#recordsAt, count: this.#count, capacity: this.#capacity, slots: this.#slots, pairs: this.#pairs, strings: this.interner.strings, extras: encodeExtras(this.#extras), parts };
   }
@@ -432,7 +419,7 @@ export class FlowTable {
     this.#lastPerimeter = -1; this.#lastProfile = -1; this.#lastPair = -1;
     this.interner = Interner.of(state.strings);
     this.#extras = decodeExtras(state.extras);
-    if (state.parts) this.addFoldedParts(new Int32Array(state.parts), new Float64Array(state.parts));
+    if (state.parts) this.#addFoldedParts(new Int32Array(state.parts), new Float64Array(state.parts));
   }
 
   /** Group id of (perimeter, profile, category); perimeter and profile are interned ids. */
@@ -834,7 +821,7 @@ export class FlowTable {
 
   /** Plain FlowSummary with string keys. */
   toSummary(): FlowSummary {
-    this.#settle();
+    this.settle();
     const s = this.interner.strings;
     const flows = new Map<string, Flow>();
     const ipText = (code: number): string => (code < TEXT_IP ? formatIPv4(code) : s[code - TEXT_IP]!);

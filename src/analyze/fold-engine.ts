@@ -34,7 +34,7 @@ export const enum FoldStop { End = 0, Limit = 1, Line = 2, Need = 3, Room = 4 }
 
 /** Canonical-form roles (as in fold-lines.ts): one i32 per role, CANON_ROLES per text. */
 export const enum Role { Category = 0, Perimeter = 1, Lower = 2, Resource = 3, Fqdn = 4, Raw = 5, Rule = 6, Pair = 99 }
-const CANON_ROLES = 8;
+export const CANON_ROLES = 8;
 /** In a category's canonical value: the category is inbound. */
 export const INBOUND = 0x100;
 
@@ -50,7 +50,7 @@ const HEAP_MARGIN = 64 << 20;
 const PART_ENTRY = 24;
 const MAX_PAGES = 65_536;
 const LOG_ENTRIES = 1 << 14;
-const LOG_ENTRY = 40;
+const LOG_ENTRY = 16;
 const PARTS_PER_LINE = 4;
 
 /** The compiled module; under the TypeScript test runner, the build's copy in dist/. */
@@ -126,8 +126,6 @@ export class FoldEngine {
           throw tooManyFlows(this.#bound?.flowCount ?? n / 2, error); // the heap is full
         }
       },
-      settle: () => { if (this.#bound) this.#settle(this.#bound); },
-      takeParts: () => this.#takeParts(),
       parts: () => this.#parts(),
       clearParts: () => this.x.clearParts(),
     };
@@ -172,7 +170,7 @@ export class FoldEngine {
     this.canon = new Int32Array(this.#memory.buffer, this.x.canonAt(), this.x.canonKeys() * CANON_ROLES);
   }
 
-  /** The parts in use, in place (see FlowTable.addFoldedParts()), or null. */
+  /** The parts in use, in place (the layout of FlowTable.#addFoldedParts()), or null. */
   #parts(): { ints: Int32Array; hits: Float64Array } | null {
     const used = this.x.partsUsed();
     if (used === 0) return null;
@@ -180,37 +178,17 @@ export class FoldEngine {
     return { ints: new Int32Array(this.#memory.buffer, at, used * (PART_ENTRY / 4)), hits: new Float64Array(this.#memory.buffer, at, used * (PART_ENTRY / 8)) };
   }
 
-  /** Adds the parts (values beyond the records') to the bound table's extras, and empties them. */
-  #settle(table: FlowTable): void {
-    const parts = this.#parts();
-    if (!parts) return;
-    table.addFoldedParts(parts.ints, parts.hits);
-    this.x.clearParts();
-  }
-
-  /** A copy of the parts in use (to send to another thread), which are forgotten here. */
-  #takeParts(): ArrayBuffer | null {
-    const parts = this.#parts();
-    if (!parts) return null;
-    const copy = parts.ints.slice().buffer;
-    this.x.clearParts();
-    return copy;
-  }
-
   /** Room for the parts of another line: when the pool is full, they go to the table's extras. */
   roomForParts(table: FlowTable): void {
-    if (this.x.partsUsed() + PARTS_PER_LINE > this.#poolEntries) this.#settle(table);
+    if (this.x.partsUsed() + PARTS_PER_LINE > this.#poolEntries) table.settle();
   }
 
-  /** Hands what the module logged to the bound table and empties the log. */
+  /** Hands the caller IPs the module logged to the bound table and empties the log. */
   flushLog(table: FlowTable): void {
     const n = this.x.logged();
     if (n === 0) return;
     const at = this.x.logAt();
-    table.addLogged(new Int32Array(this.#memory.buffer, at, n * (LOG_ENTRY / 4)), new Float64Array(this.#memory.buffer, at, n * (LOG_ENTRY / 8)), n);
+    table.addCallerIps(new Int32Array(this.#memory.buffer, at, n * (LOG_ENTRY / 4)));
     this.x.clearLog();
   }
 }
-
-
-export { CANON_ROLES };

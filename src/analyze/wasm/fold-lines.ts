@@ -5,9 +5,10 @@
 // finds the flow through the table's open-addressing index and updates its 64-byte record. What
 // it does not do itself it hands back, and never half done: a line it cannot vouch for (any shape
 // but the common one) goes to the JavaScript fold (src/analyze/scan-jsonl.ts), which gives the
-// same result; the parts of a row a record cannot hold (a second day, resource, rule or operation,
-// a caller IP) are logged for the JavaScript side to add to the flow's extras. The record layout,
-// the hash and the index are flow-table.ts's, which reads and writes the same memory.
+// same result; the values of a row a record cannot hold (a second day, resource, rule or operation)
+// are summed in a parts pool, and caller IPs logged, for the JavaScript side to add to the flow's
+// extras. The record layout, the hash and the index are flow-table.ts's, which reads and writes the
+// same memory.
 
 import { alloc, ends, keyIds, kinds, scanLine, starts } from '../../ingest/wasm/jsonl-scan';
 export { setup, resultsKinds, resultsStarts, resultsEnds, resultsKeys, keyScratch, addKey, scratch, memoryGrew, internedCount, scan, limitHeap, heapUsed } from '../../ingest/wasm/jsonl-scan';
@@ -81,8 +82,8 @@ const PEER_NONE: i32 = 8;
 
 const DAY_MS: f64 = 86_400_000;
 
-// Log entries: flow, day, resource, rule, operation, caller IP (hi, lo), pad; hits (f64).
-const LOG_ENTRY: i32 = 40;
+// The caller-IP log's entries: flow, caller IP (hi, lo), pad.
+const LOG_ENTRY: i32 = 16;
 
 // The parts table: the values of flows beyond what their records hold, summed per (flow, kind,
 // value). Entries are appended to a pool in a region of their own (it grows in place: only what is
@@ -127,7 +128,7 @@ let missingB: i32 = 0;
 
 /**
  * Sets up the fold's regions: the parts pool in [poolAt, recordsAt), flow records from
- * `recordsAt` up (the heap must stay below poolAt), a log of `entries` entries. Call after setup().
+ * `recordsAt` up (the heap must stay below poolAt), a caller-IP log of `entries` entries. Call after setup().
  */
 export function foldSetup(poolAt: usize, recordsAt: usize, entries: i32): void {
   records = recordsAt;
@@ -511,13 +512,8 @@ function foldLine(s: usize, e: usize): i32 {
   if (callerHi >= 0) {
     const at = log + <usize>(logCount * LOG_ENTRY);
     store<i32>(at, f);
-    store<i32>(at, -1, 4);
-    store<i32>(at, -1, 8);
-    store<i32>(at, -1, 12);
-    store<i32>(at, -1, 16);
-    store<i32>(at, callerHi, 20);
-    store<i32>(at, ipLo, 24);
-    store<f64>(at, hits, 32);
+    store<i32>(at, callerHi, 4);
+    store<i32>(at, ipLo, 8);
     logCount++;
   }
   hitsFolded += hits;
