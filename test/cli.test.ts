@@ -2,7 +2,7 @@
 // outputs, snapshots between analyze and recommend, help with examples on every command.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -138,5 +138,15 @@ describe('the installed command', () => {
   it('runs through bin/nsp-advisor.js like npm start does', () => {
     const out = execFileSync('node', ['bin/nsp-advisor.js', 'recommend', ESTATE, '-q'], { encoding: 'utf8' });
     expect(out).toBe(readFileSync('test/golden/estate/expected.rules.json', 'utf8'));
+  });
+
+  it('starts workers ahead for large files, and exits when none of them is taken', () => {
+    // A 16 MiB sparse file starts the workers before the CLI loads; --help then takes none: they
+    // must not keep the process alive (execFileSync would time out).
+    const big = join(mkdtempSync(join(tmpdir(), 'nspa-big-')), 'big.jsonl');
+    writeFileSync(big, '');
+    truncateSync(big, 16 << 20);
+    const out = execFileSync('node', ['bin/nsp-advisor.js', 'analyze', big, '--help'], { encoding: 'utf8', timeout: 20_000 });
+    expect(out).toContain('nsp-advisor analyze');
   });
 });

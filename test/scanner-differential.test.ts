@@ -3,8 +3,8 @@
 // generated edge cases (escapes, unicode, key order, both casings, missing fields, nested noise,
 // broken lines), in one thread and split into byte ranges over worker threads.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { snapshotBytesFromTable, writeSnapshotRows } from '../src/analyze/snapsh
 import { mergedRows } from '../src/analyze/sorted-runs.js';
 import { sortedRunOfTable } from '../src/analyze/flow-order.js';
 import { analyzeFiles } from '../src/analyze/parallel.js';
+import { endIdleWorkers, idleWorkerCount, prestartWorkers, prestartWorkersFor, WORKERS_FROM_BYTES } from '../src/analyze/worker-pool.js';
 import { FlowTable } from '../src/analyze/flow-table.js';
 import { listInputFiles, readRecords } from '../src/ingest/index.js';
 import type { Issue, SourceAccount } from '../src/model/issue.js';
@@ -142,6 +143,70 @@ describe('fast path = careful path', () => {
       expect(b.accounts).toEqual(a.accounts);
       expect(b.issues).toEqual(a.issues);
     }), { numRuns: Number(process.env.NSPA_FUZZ_RUNS ?? 150) });
+  });
+
+  it('reads each key by its own bytes where the line before had another key at that place', async () => {
+    // The scanner tries the key last seen at each place first: keys that differ from it only past
+    // 16 bytes, by length, by case or by an escape must each be read as what they are.
+    const base = {
+      time: '2026-11-02T08:00:00Z', timeGeneratedEndTime: '2026-11-02T09:00:00Z', count: '3', resourceId: PERIMETER,
+      category: 'NspPublicOutboundResourceRulesAllowed',
+      properties: { profile: 'p', serviceResourceId: '/subscriptions/x/res', destination: { fullyQualifiedDomainName: 'a.contoso.com' } },
+    };
+    const line = JSON.stringify(base);
+    const variants = [
+      line,
+      line.replace('"timeGeneratedEndTime"', '"timeGeneratedEndTimX"'), // the same first 16 bytes
+      line.replace('"fullyQualifiedDomainName"', '"fullyQualifiedDomainNamX"'),
+      line.replace('"serviceResourceId"', '"serviceResourceIdX"'), // longer
+      line.replace('"count"', '"coun"'), // shorter
+      line.replace('"time"', '"Time"'),
+      line.replace('"time"', '"ti\\u006de"'), // escaped, the same text
+      line.replace('"profile"', '"profilf"'),
+    ];
+    const lines: string[] = [];
+    for (let i = 0; i < 4; i++) for (const v of variants) lines.push(line, v.replace('a.contoso.com', `h${lines.length}.contoso.com`));
+    const path = join(tempDir(), 'keys.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const a = await careful([path]);
+    const b = await fast([path]);
+    expect(b.summary).toBe(a.summary);
+    expect(b.accounts).toEqual(a.accounts);
+    expect(b.issues).toEqual(a.issues);
+    expect(a.summary).toContain('"peer":"h2.contoso.com"');
+  });
+
+  it('runs on workers started ahead, and ends those a run does not take', async () => {
+    const dir = tempDir();
+    const lines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({
+      time: `2026-11-0${2 + (i % 5)}T08:00:00Z`, count: String(1 + (i % 3)), resourceId: PERIMETER, category: 'NspPublicInboundResourceRulesAllowed',
+      properties: { profile: `p${i % 3}`, serviceResourceId: '/subscriptions/x/res', source: { ipAddress: `198.51.100.${i % 250}` } },
+    }));
+    const path = join(dir, 'f.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const alone = await fast([path]);
+    // Three started ahead, two taken (the third ended with the run).
+    prestartWorkers(3);
+    expect(idleWorkerCount()).toBe(3);
+    const taken = await fast([path], { workers: 2, rangeBytes: 50_000 });
+    expect(idleWorkerCount()).toBe(0);
+    expect(taken.summary).toBe(alone.summary);
+    expect(taken.accounts).toEqual(alone.accounts);
+    // A run on this thread ends them too.
+    prestartWorkers(1);
+    expect((await fast([path])).summary).toBe(alone.summary);
+    expect(idleWorkerCount()).toBe(0);
+    // Only arguments naming large files start any.
+    expect(prestartWorkersFor(['analyze', path, '--out', join(dir, 'missing.arrow')])).toBe(0);
+    expect(idleWorkerCount()).toBe(0);
+    expect(WORKERS_FROM_BYTES).toBeGreaterThan(lines.join('\n').length);
+    const big = join(dir, 'big.jsonl');
+    writeFileSync(big, '');
+    truncateSync(big, WORKERS_FROM_BYTES); // sparse: only its size counts
+    expect(prestartWorkersFor(['analyze', big, '--quiet'])).toBe(availableParallelism());
+    expect(idleWorkerCount()).toBe(availableParallelism());
+    await endIdleWorkers();
+    expect(idleWorkerCount()).toBe(0);
   });
 
   it('numbers lines across byte ranges and merges the ranges exactly', async () => {

@@ -6,12 +6,13 @@
 
 import { availableParallelism } from 'node:os';
 import { open, stat } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { detectFormat, type InputFile } from '../ingest/index.js';
 import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js';
 import { NspError, type ErrorCode } from '../errors.js';
 import { FlowTable, type FlowColumns, type FlowTableState } from './flow-table.js';
 import { runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
+import { endIdleWorkers, takeWorker, WORKERS_FROM_BYTES } from './worker-pool.js';
 
 export interface AnalyzeFilesOptions {
   onIssue?: (issue: Issue) => void;
@@ -44,7 +45,6 @@ export interface AnalyzedFiles {
   carefulLines: number;
 }
 
-const SMALL_INPUT = 16 << 20;
 // Workers holding fewer flows than this in all sort them at once (see runOnWorkers): about 250
 // bytes each while a worker makes its sorted run.
 const RUNS_AT_ONCE_FLOWS = 1_000_000;
@@ -90,13 +90,6 @@ async function isPlainJsonl(path: string): Promise<boolean> {
   }
 }
 
-/** The compiled worker; under the TypeScript test runner, the build's copy in dist/. */
-function workerUrl(): URL {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) return new URL(here.replace(/\/src\/analyze\/parallel\.ts$/, '/dist/src/analyze/scan-worker.js'));
-  return new URL('./scan-worker.js', here);
-}
-
 interface WorkerMessage {
   id: number;
   result?: TaskResult;
@@ -122,7 +115,7 @@ interface WorkerMessage {
 async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void,
   onRun?: (run: FlowColumns) => void, onStarted?: () => void): Promise<void> {
   let next = 0;
-  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => new Worker(workerUrl()));
+  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => takeWorker());
   onStarted?.();
   try {
     const ended = new Set<Worker>();
@@ -176,14 +169,14 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
       });
     });
   } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
+    await Promise.all([...pool.map((w) => w.terminate()), endIdleWorkers()]);
   }
 }
 
 /** Analyzes local files into one summary with per-file accounts and ordered issues. */
 export async function analyzeFiles(files: readonly InputFile[], options: AnalyzeFilesOptions = {}): Promise<AnalyzedFiles> {
   const { tasks, totalBytes } = await planTasks(files, options.rangeBytes ?? 16 << 20);
-  const workers = options.workers ?? (totalBytes >= SMALL_INPUT ? availableParallelism() : 0);
+  const workers = options.workers ?? (totalBytes >= WORKERS_FROM_BYTES ? availableParallelism() : 0);
   const parts: PartResult[] = [];
   const totalParts = tasks.reduce((n, t) => n + t.parts.length, 0);
   let carefulLines = 0;
@@ -199,6 +192,7 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
   if (workers > 0 && tasks.length > 0) {
     await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state), options.runs ? (run) => runs.push(run) : undefined, options.onReading);
   } else {
+    await endIdleWorkers(); // started ahead for a larger input than this
     options.onReading?.();
     for (const task of tasks) onResult(await runScanTask(task, table));
   }

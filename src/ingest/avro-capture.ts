@@ -4,7 +4,7 @@
 
 import { promisify } from 'node:util';
 import { inflateRaw } from 'node:zlib';
-import avro, { type Schema, type Type, type types } from 'avsc';
+import type { Schema, Type, types } from 'avsc';
 import { rowsOfValue } from './jsonl.js';
 import type { FormatReader, RowEvent } from './source.js';
 
@@ -311,7 +311,12 @@ function* bodyRows(body: Buffer | string | null | undefined, line: number): Gene
   yield* rowsOfValue(value, line);
 }
 
+// avsc, loaded with the first capture read (most runs read none: it would slow every start).
+type Avsc = typeof import('avsc');
+let avro: Avsc;
+
 async function* readCapture(chunks: AsyncIterable<Buffer>, maxBlock: number, maxInflated: number): AsyncGenerator<RowEvent> {
+  avro ??= ((await import('avsc')) as unknown as { default: Avsc }).default; // a CommonJS module
   const q = new ByteQueue(chunks);
   const header = await readHeader(q, maxBlock);
   if ('kind' in header) { yield header; return; }

@@ -1,7 +1,6 @@
 // Ingest stage: CSV as the Azure portal exports a Log Analytics result: NSPAccessLogs column names,
 // datetime columns possibly suffixed " [UTC]", quoted fields with embedded commas and newlines.
 
-import { parse } from 'csv-parse';
 import type { FormatReader, RowEvent } from './source.js';
 
 /** Header cell → column name: "TimeGenerated [UTC]" → "TimeGenerated". */
@@ -14,6 +13,8 @@ interface CsvRecord { record: string[]; info: { lines: number } }
 export const csv: FormatReader = {
   name: 'csv',
   async *read(chunks) {
+    // csv-parse loads with the first CSV read (most runs read none: it would slow every start).
+    const { parse } = await import('csv-parse');
     const parser = parse({ bom: true, relax_column_count: true, relax_quotes: false, skip_empty_lines: true, info: true, skip_records_with_error: true });
     const issues: RowEvent[] = [];
     parser.on('skip', (error: Error & { lines?: number }) => {

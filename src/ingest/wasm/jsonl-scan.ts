@@ -102,6 +102,8 @@ export function setup(cap: i32): usize {
   keyTargets = alloc(CTX_COUNT * MAX_KEYS * 4);
   keyBytes = alloc(CTX_COUNT * MAX_KEYS * KEY_BYTES);
   memory.fill(keyCounts, 0, CTX_COUNT * 4);
+  guesses = alloc(GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS * <i32>GUESS_ENTRY);
+  for (let i = 0; i < GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS; i++) store<i32>(guesses + <usize>i * GUESS_ENTRY, -1, GUESS_LENGTH);
   tableMask = (1 << 12) - 1;
   table = alloc((tableMask + 1) * 16);
   memory.fill(table, 0, (tableMask + 1) * 16);
@@ -212,6 +214,42 @@ function lookupKey(ctx: i32, s: usize, e: usize): i32 {
   return -1;
 }
 
+// Guessed keys: per (depth, context) of an object and place of a key in it, the key's bytes as
+// last seen there (exactly, without an escape), its length and its lookupKey() result.
+const GUESS_DEPTHS: i32 = 4;
+const GUESS_KEYS: i32 = 32;
+const GUESS_ENTRY: usize = 64;
+const GUESS_BYTES: i32 = 48;
+const GUESS_LENGTH: usize = 48;
+const GUESS_K: usize = 52;
+let guesses: usize = 0;
+
+/**
+ * End of the key starting at `ks` when it is the guessed one — the same bytes then a quote, so
+ * stringEnd() would find that quote and no escape —, or GIVE_UP.
+ */
+@inline function predictedKeyEnd(guess: usize, ks: usize): i32 {
+  const n = load<i32>(guess, GUESS_LENGTH);
+  if (n < 0) return GIVE_UP;
+  const end = ks + <usize>n;
+  if (end >= lineEnd || load<u8>(end) != 0x22) return GIVE_UP;
+  // SLACK bytes follow every line, so 16-byte loads up to GUESS_BYTES past `ks` stay in memory.
+  for (let off = 0; off < n; off += 16) {
+    const same = i8x16.bitmask(i8x16.eq(v128.load(ks + <usize>off), v128.load(guess + <usize>off)));
+    const want = n - off >= 16 ? 0xffff : (1 << (n - off)) - 1;
+    if ((same & want) != want) return GIVE_UP;
+  }
+  return <i32>end;
+}
+
+function rememberKey(guess: usize, ks: usize, ke: usize, k: i32): void {
+  const n = <i32>(ke - ks);
+  if (n >= GUESS_BYTES) { store<i32>(guess, -1, GUESS_LENGTH); return; }
+  memory.copy(guess, ks, n);
+  store<i32>(guess, n, GUESS_LENGTH);
+  store<i32>(guess, k, GUESS_K);
+}
+
 function isLiteral(p: usize, word: u32, length: i32): bool {
   // `word`: the literal's bytes, little-endian.
   if (p + <usize>length > lineEnd) return false;
@@ -306,16 +344,29 @@ function scanObject(p: usize, ctx: i32, depth: i32): i32 {
   // Keys of interest seen in this object: a duplicate gives up (JSON.parse keeps the last of a
   // duplicated key, the careful path's flattening the first of differently-cased ones).
   let seen: u32 = 0;
+  // Lines of a file mostly spell the same keys in the same order: the key at this place in the
+  // last such object is tried first (see predictedKeyEnd()).
+  let guess = depth < GUESS_DEPTHS ? guesses + <usize>((depth * CTX_COUNT + ctx) * GUESS_KEYS) * GUESS_ENTRY : 0;
+  let place = 0;
   for (;;) {
     if (p >= lineEnd || load<u8>(p) != 0x22) return GIVE_UP;
     const ks = p + 1;
-    const ke = stringEnd(ks);
-    if (ke == GIVE_UP || escaped) return GIVE_UP; // an escaped key may spell a field name
+    let ke: i32;
+    let k: i32;
+    if (guess != 0 && place < GUESS_KEYS && (ke = predictedKeyEnd(guess, ks)) != GIVE_UP) {
+      k = load<i32>(guess, GUESS_K);
+    } else {
+      ke = stringEnd(ks);
+      if (ke == GIVE_UP || escaped) return GIVE_UP; // an escaped key may spell a field name
+      k = lookupKey(ctx, ks, <usize>ke);
+      if (guess != 0 && place < GUESS_KEYS) rememberKey(guess, ks, <usize>ke, k);
+    }
+    if (guess != 0) guess += GUESS_ENTRY;
+    place++;
     p = skipWs(<usize>ke + 1);
     if (p >= lineEnd || load<u8>(p) != 0x3a) return GIVE_UP;
     p = skipWs(p + 1);
     if (p >= lineEnd) return GIVE_UP;
-    const k = lookupKey(ctx, ks, <usize>ke);
     let target = -1;
     if (k >= 0) {
       if ((seen >> <u32>k) & 1) return GIVE_UP;
@@ -418,23 +469,33 @@ export function scanLine(start: usize, end: usize): i32 {
   return h;
 }
 
-/** Hash of `[s, e)`, 8 bytes at a time (bytes past `e` are masked off). */
+/** Hash of `[s, e)`, 16 bytes at a time in two lanes (bytes past `e` are masked off). */
 function hashBytes(s: usize, e: usize): u32 {
-  let h: u64 = 0x9e3779b97f4a7c15 ^ <u64>(e - s);
+  let a: u64 = 0x9e3779b97f4a7c15 ^ <u64>(e - s);
+  let b: u64 = 0xc2b2ae3d27d4eb4f;
   let p = s;
-  for (; p + 8 <= e; p += 8) h = (rotl<u64>(h ^ load<u64>(p), 29)) * 0x9e3779b97f4a7c15;
+  for (; p + 16 <= e; p += 16) {
+    a = rotl<u64>(a ^ load<u64>(p), 29) * 0x9e3779b97f4a7c15;
+    b = rotl<u64>(b ^ load<u64>(p, 8), 31) * 0xc2b2ae3d27d4eb4f;
+  }
+  if (p + 8 <= e) {
+    a = rotl<u64>(a ^ load<u64>(p), 29) * 0x9e3779b97f4a7c15;
+    p += 8;
+  }
   if (p < e) {
     const tail = load<u64>(p) & (((<u64>1) << (<u64>(e - p) * 8)) - 1);
-    h = (rotl<u64>(h ^ tail, 29)) * 0x9e3779b97f4a7c15;
+    b = rotl<u64>(b ^ tail, 31) * 0xc2b2ae3d27d4eb4f;
   }
-  return <u32>mix(h);
+  return <u32>mix(a ^ rotl<u64>(b, 17));
 }
 
+/** Whether `n` bytes at `a` and `b` are the same (SLACK bytes follow both). */
 function sameBytes(a: usize, b: usize, n: i32): bool {
   let i = 0;
-  for (; i + 8 <= n; i += 8) if (load<u64>(a + <usize>i) != load<u64>(b + <usize>i)) return false;
-  for (; i < n; i++) if (load<u8>(a + <usize>i) != load<u8>(b + <usize>i)) return false;
-  return true;
+  for (; i + 16 <= n; i += 16) if (!i8x16.all_true(i8x16.eq(v128.load(a + <usize>i), v128.load(b + <usize>i)))) return false;
+  if (i == n) return true;
+  const want = (1 << (n - i)) - 1;
+  return (i8x16.bitmask(i8x16.eq(v128.load(a + <usize>i), v128.load(b + <usize>i))) & want) == want;
 }
 
 /** Id of the text `[s, e)`: the same bytes always get the same id. */
