@@ -106,6 +106,8 @@ export function setup(cap: i32): usize {
   for (let i = 0; i < GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS; i++) store<i32>(guesses + <usize>i * GUESS_ENTRY, -1, GUESS_LENGTH);
   tableMask = (1 << 12) - 1;
   table = alloc((tableMask + 1) * 16);
+  hot = alloc(HOT_ENTRIES * 16);
+  memory.fill(hot, 0, HOT_ENTRIES * 16);
   memory.fill(table, 0, (tableMask + 1) * 16);
   arenaCap = 1 << 16;
   arena = alloc(arenaCap);
@@ -498,15 +500,49 @@ function sameBytes(a: usize, b: usize, n: i32): bool {
   return (i8x16.bitmask(i8x16.eq(v128.load(a + <usize>i), v128.load(b + <usize>i))) & want) == want;
 }
 
+// Recently interned texts, found without hashing all their bytes: a direct-mapped cache over a
+// quick hash of the length and the first and last 8 bytes, entries of (quick hash, id, arena
+// offset, length). A text of a few hundred kinds (perimeters, categories, resources) is interned
+// on most lines; hashing its whole length and probing the large table each time would cost more.
+const HOT_ENTRIES: i32 = 1 << 10;
+let hot: usize = 0;
+let internedAt: i32 = 0; // arena offset of the text intern() last gave an id
+
+@inline function quickHash(s: usize, n: i32): u32 {
+  let a: u64;
+  let b: u64;
+  if (n >= 8) {
+    a = load<u64>(s);
+    b = load<u64>(s + <usize>(n - 8));
+  } else {
+    a = load<u64>(s) & (((<u64>1) << (<u64>n * 8)) - 1); // SLACK bytes follow: the load stays in memory
+    b = 0;
+  }
+  return <u32>mix(a ^ rotl<u64>(b, 23) ^ (<u64>n * 0x9e3779b97f4a7c15));
+}
+
 /** Id of the text `[s, e)`: the same bytes always get the same id. */
 function intern(s: usize, e: usize): i32 {
+  const n = <i32>(e - s);
+  const q = quickHash(s, n);
+  const slot = hot + <usize>((<i32>q & (HOT_ENTRIES - 1)) * 16);
+  if (load<u32>(slot) == q && load<i32>(slot, 12) == n && load<i32>(slot, 4) != 0 && sameBytes(arena + <usize>load<i32>(slot, 8), s, n)) return load<i32>(slot, 4) - 1;
+  const id = internSlowly(s, e);
+  store<u32>(slot, q);
+  store<i32>(slot, id + 1, 4);
+  store<i32>(slot, internedAt, 8);
+  store<i32>(slot, n, 12);
+  return id;
+}
+
+function internSlowly(s: usize, e: usize): i32 {
   const n = <i32>(e - s);
   const h = hashBytes(s, e);
   for (let i = <i32>h & tableMask; ; i = (i + 1) & tableMask) {
     const at = table + <usize>(i * 16);
     const slot = load<i32>(at, 4);
-    if (slot == 0) return insertKey(at, h, s, n);
-    if (load<u32>(at) == h && load<i32>(at, 12) == n && sameBytes(arena + <usize>load<i32>(at, 8), s, n)) return slot - 1;
+    if (slot == 0) { internedAt = arenaUsed; return insertKey(at, h, s, n); }
+    if (load<u32>(at) == h && load<i32>(at, 12) == n && sameBytes(arena + <usize>load<i32>(at, 8), s, n)) { internedAt = load<i32>(at, 8); return slot - 1; }
   }
   return -1;
 }
