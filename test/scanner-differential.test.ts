@@ -305,6 +305,17 @@ describe('fast path = careful path', () => {
     const path = join(dir, 'used-up.jsonl');
     writeFileSync(path, `${lines.join('\n')}\n`);
     const expected = Buffer.from(snapshotBytes(await analyze(readRecords(await listInputFiles([path])))));
+    // Flows whose every line adds new parts (another day, resource, rule and operation): batches of
+    // lines that add many times what a small pool holds.
+    const crowded = join(dir, 'crowded.jsonl');
+    writeFileSync(crowded, `${Array.from({ length: 3000 }, (_, i) => {
+      const round = Math.floor(i / 100);
+      return JSON.stringify({
+        time: `2026-11-0${1 + (round % 7)}T08:00:00Z`, resourceId: PERIMETER, category: 'NspPublicInboundResourceRulesAllowed', count: 1 + (i % 3), operationName: `Op${round % 11}`,
+        properties: { profile: 'p', serviceResourceId: `/subscriptions/x/res${round % 5}`, matchedRule: { accessRule: `r${round % 3}` }, source: { ipAddress: `198.51.100.${i % 100}` } },
+      });
+    }).join('\n')}\n`);
+    const expectedCrowded = Buffer.from(snapshotBytes(await analyze(readRecords(await listInputFiles([crowded])))));
     try {
       FoldEngine.limits = { texts: 500, heapBytes: DEFAULT_ENGINE_LIMITS.heapBytes, poolEntries: 40 };
       for (const rangeBytes of [100_000, 16 << 20]) {
@@ -312,6 +323,10 @@ describe('fast path = careful path', () => {
         const r = await analyzeFiles(await listInputFiles([path]), { workers: 0, rangeBytes });
         expect(Buffer.from(snapshotBytesFromTable(r.table)).equals(expected), `ranges of ${rangeBytes}`).toBe(true);
       }
+      FoldEngine.limits = { texts: 500, heapBytes: DEFAULT_ENGINE_LIMITS.heapBytes, poolEntries: 8 }; // a fresh engine (the last has more texts)
+      const r = await analyzeFiles(await listInputFiles([crowded]), { workers: 0, rangeBytes: 100_000 });
+      expect(Buffer.from(snapshotBytesFromTable(r.table)).equals(expectedCrowded)).toBe(true);
+      expect(r.carefulLines).toBe(0);
     } finally {
       FoldEngine.limits = { ...DEFAULT_ENGINE_LIMITS };
     }

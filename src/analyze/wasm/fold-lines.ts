@@ -147,6 +147,8 @@ export function foldSetup(poolAt: usize, recordsAt: usize, entries: i32): void {
   buckets = alloc((bucketMask + 1) * 4);
   memory.fill(buckets, 0, (bucketMask + 1) * 4);
   partsCount = 0;
+  prepared = alloc(BATCH * PREP);
+  partQueue = alloc(BATCH * PARTS_PER_LINE * 16);
 }
 
 export function partsAt(): usize { return pool; }
@@ -164,9 +166,8 @@ export function clearParts(): void {
   return h ^ (h >> 13);
 }
 
-/** Adds `hits` to the part (flow `f`, `kind`, `value`), made when new (foldLines() made room). */
-function addPart(f: i32, kind: i32, value: i32, hits: f64): void {
-  const tag = (kind << 29) | value;
+/** Adds `hits` to the part (flow `f`, tag `kind << 29 | value`), made when new (foldLines() made room). */
+function addPart(f: i32, tag: i32, hits: f64): void {
   const bucket = buckets + <usize>((<i32>partHash(f, tag) & bucketMask) * 4);
   for (let i = load<i32>(bucket); i != 0;) {
     const at = pool + <usize>((i - 1) * PART_ENTRY);
@@ -311,29 +312,62 @@ function newlineAt(p: usize, end: usize): isize {
 /**
  * Folds the lines that start in [pos, end) and end with a newline before `end`, and stops at the
  * first one that starts at or after `limit`, is longer than `maxLine`, or that it must hand back.
+ * Lines are read a batch at a time (prepareLine), then folded in order (foldBatch), so the memory
+ * reads of a batch's flows overlap instead of waiting for each other.
  * @returns why it stopped (see END … ROOM); linesDone() lines were folded
  */
 export function foldLines(pos: usize, end: usize, limit: usize, maxLine: i32): i32 {
   done = 0;
   hitsFolded = 0;
   for (;;) {
-    stop = pos;
-    if (pos >= end) return END;
-    if (pos >= limit) return LIMIT;
-    const nl = newlineAt(pos, end);
-    if (nl < 0) return END;
-    stopLineEnd = <usize>nl;
-    if (<i32>(<usize>nl - pos) > maxLine) return LINE;
-    if (logCount >= logCap || count >= capacity || (count + 1) * 2 > slotsMask + 1 || partsCount + PARTS_PER_LINE > poolCap) return ROOM;
-    let e = <usize>nl;
-    if (e > pos && load<u8>(e - 1) == 13) e--;
-    const r = foldLine(pos, e);
-    if (r != 0) return r;
-    done++;
-    pos = <usize>nl + 1;
+    let k = 0;
+    let why = -1; // the batch is full: go on after it
+    for (; k < BATCH; k++) {
+      stop = pos;
+      if (pos >= end) { why = END; break; }
+      if (pos >= limit) { why = LIMIT; break; }
+      const nl = newlineAt(pos, end);
+      if (nl < 0) { why = END; break; }
+      stopLineEnd = <usize>nl;
+      if (<i32>(<usize>nl - pos) > maxLine) { why = LINE; break; }
+      // Room for this line and those before it in the batch, each a new flow with a caller and parts.
+      if (logCount + k >= logCap || count + k >= capacity || (count + k + 1) * 2 > slotsMask + 1 || partsCount + (k + 1) * PARTS_PER_LINE > poolCap) { why = ROOM; break; }
+      let e = <usize>nl;
+      if (e > pos && load<u8>(e - 1) == 13) e--;
+      const r = prepareLine(pos, e, prepared + <usize>(k * PREP));
+      if (r != 0) { why = r; break; }
+      pos = <usize>nl + 1;
+    }
+    foldBatch(k);
+    done += k;
+    if (why >= 0) return why;
   }
   return END;
 }
+
+// Lines read but not folded yet (prepareLine → foldBatch): per line, 64 bytes of what the fold needs.
+const BATCH: i32 = 16;
+const PREP: i32 = 64;
+const P_GROUP: i32 = 0;
+const P_HI: i32 = 4;
+const P_LO: i32 = 8;
+const P_DAY: i32 = 12;
+const P_RESOURCE: i32 = 16;
+const P_RULE: i32 = 20;
+const P_OPERATION: i32 = 24;
+const P_CALLER_HI: i32 = 28;
+const P_CALLER_LO: i32 = 32;
+const P_HASH: i32 = 36;
+const P_HITS: i32 = 40; // then f64: hits, time, end time
+let prepared: usize = 0;
+// A batch's parts, gathered while its records are folded: (flow, tag, hits f64), 16 bytes each.
+let partQueue: usize = 0;
+let queued: i32 = 0;
+// Reads whose values are not needed, only their cache lines (WebAssembly has no prefetch): summed
+// here so that they stay.
+let touched: i32 = 0;
+/** The sum of the reads made to bring memory into the cache (never needed; keeps them). */
+export function touchSum(): i32 { return touched; }
 
 @inline function kindOf(f: i32): u8 { return load<u8>(kinds + <usize>f); }
 @inline function startOf(f: i32): usize { return <usize>load<i32>(starts + <usize>(f * 4)); }
@@ -358,8 +392,8 @@ function canonOf(f: i32, key: i32, role: i32): i32 {
   return load<i32>(canon + <usize>((key * ROLES + role) * 4));
 }
 
-/** Folds one line [s, e) (no newline). @returns 0, LINE or NEED (nothing changed then) */
-function foldLine(s: usize, e: usize): i32 {
+/** Reads one line [s, e) (no newline) into `at` for foldBatch(). @returns 0, LINE or NEED (nothing changed then) */
+function prepareLine(s: usize, e: usize, at: usize): i32 {
   if (scanLine(s, e) == 0) return LINE;
   // count (missing: 1)
   let hits: f64 = 1;
@@ -479,54 +513,120 @@ function foldLine(s: usize, e: usize): i32 {
   const pair = pairOf(perimeter, profile);
   if (pair < 0) { missingRole = ROLE_PAIR; missingA = perimeter; missingB = profile; return NEED; }
 
-  // Everything is known: only now is anything changed.
-  const rec = records + <usize>(flowFor(pair * 64 + (cat & 0xff), peerHi, peerLo) * RECORD);
-  const time = <f64>day * DAY_MS + <f64>msOfDay;
-  const endTime = <f64>endDay * DAY_MS + <f64>endMs;
+  // Everything is known: foldBatch() folds it.
+  const group = pair * 64 + (cat & 0xff);
+  store<i32>(at, group, P_GROUP);
+  store<i32>(at, peerHi, P_HI);
+  store<i32>(at, peerLo, P_LO);
+  store<i32>(at, day, P_DAY);
+  store<i32>(at, resource, P_RESOURCE);
+  store<i32>(at, rule, P_RULE);
+  store<i32>(at, operation, P_OPERATION);
+  store<i32>(at, callerHi, P_CALLER_HI);
+  store<i32>(at, ipLo, P_CALLER_LO);
+  store<u32>(at, flowHash(group, peerHi, peerLo), P_HASH);
+  store<f64>(at, hits, P_HITS);
+  store<f64>(at, <f64>day * DAY_MS + <f64>msOfDay, P_HITS + 8);
+  store<f64>(at, <f64>endDay * DAY_MS + <f64>endMs, P_HITS + 16);
+  return 0;
+}
+
+/**
+ * Folds the `n` lines prepareLine() read, in order. First the index slots of their flows, then
+ * their records, are read all at once (their cache misses overlap); each line then updates its
+ * flow's record as foldLine would have; the parts they add are gathered and added likewise.
+ */
+function foldBatch(n: i32): void {
+  if (n == 0) return;
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    const at = prepared + <usize>(k * PREP);
+    sum += load<i32>(slots + <usize>((<i32>load<u32>(at, P_HASH) & slotsMask) * 4));
+  }
+  for (let k = 0; k < n; k++) {
+    const at = prepared + <usize>(k * PREP);
+    const slot = load<i32>(slots + <usize>((<i32>load<u32>(at, P_HASH) & slotsMask) * 4));
+    if (slot != 0) sum += load<i32>(records + <usize>((slot - 1) * RECORD), I_LO);
+  }
+  queued = 0;
+  for (let k = 0; k < n; k++) foldPrepared(prepared + <usize>(k * PREP));
+  for (let q = 0; q < queued; q++) {
+    const at = partQueue + <usize>(q * 16);
+    sum += load<i32>(buckets + <usize>((<i32>partHash(load<i32>(at), load<i32>(at, 4)) & bucketMask) * 4));
+  }
+  for (let q = 0; q < queued; q++) {
+    const at = partQueue + <usize>(q * 16);
+    addPart(load<i32>(at), load<i32>(at, 4), load<f64>(at, 8));
+  }
+  touched += sum;
+}
+
+/** A part for foldBatch() to add once the batch's records are folded. */
+@inline function queuePart(f: i32, kind: i32, value: i32, hits: f64): void {
+  const at = partQueue + <usize>(queued * 16);
+  store<i32>(at, f);
+  store<i32>(at, (kind << 29) | value, 4);
+  store<f64>(at, hits, 8);
+  queued++;
+}
+
+/** Folds one prepared line into its flow's record (what the record cannot hold is queued as parts). */
+function foldPrepared(at: usize): void {
+  const hits = load<f64>(at, P_HITS);
+  const time = load<f64>(at, P_HITS + 8);
+  const endTime = load<f64>(at, P_HITS + 16);
+  const day = load<i32>(at, P_DAY);
+  const f = flowFor(load<i32>(at, P_GROUP), load<i32>(at, P_HI), load<i32>(at, P_LO), load<u32>(at, P_HASH));
+  const rec = records + <usize>(f * RECORD);
   store<f64>(rec, load<f64>(rec, F_HITS) + hits, F_HITS);
   if (time < load<f64>(rec, F_FIRST)) store<f64>(rec, time, F_FIRST);
   if (endTime > load<f64>(rec, F_LAST)) store<f64>(rec, endTime, F_LAST);
   // What the record cannot hold goes to the parts table (as flow-table.ts's #addDay and the
   // others would add it); a caller IP is logged.
-  const f = <i32>((rec - records) / <usize>RECORD);
   const day0 = load<i32>(rec, I_DAY0);
   if (day0 == -1) store<i32>(rec, day, I_DAY0);
-  else if (day0 != day) addPart(f, PART_DAY, day, hits);
+  else if (day0 != day) queuePart(f, PART_DAY, day, hits);
+  const resource = load<i32>(at, P_RESOURCE);
   if (resource >= 0) {
     const res0 = load<i32>(rec, I_RES0);
     if (res0 == -1) store<i32>(rec, resource, I_RES0);
-    else if (res0 != resource) addPart(f, PART_RESOURCE, resource, 0);
+    else if (res0 != resource) queuePart(f, PART_RESOURCE, resource, 0);
   }
+  const rule = load<i32>(at, P_RULE);
   if (rule >= 0) {
     const rule0 = load<i32>(rec, I_RULE0);
     if ((rule0 == rule || rule0 == -1) && (load<i32>(rec, I_EXTRA) & RULES_BIT) == 0) {
       store<i32>(rec, rule, I_RULE0);
       store<f64>(rec, load<f64>(rec, F_RULE0_HITS) + hits, F_RULE0_HITS);
-    } else addPart(f, PART_RULE, rule, hits);
+    } else queuePart(f, PART_RULE, rule, hits);
   }
+  const operation = load<i32>(at, P_OPERATION);
   if (operation >= 0) {
     const op0 = load<i32>(rec, I_OP0);
     if (op0 == -1) store<i32>(rec, operation, I_OP0);
-    else if (op0 != operation) addPart(f, PART_OPERATION, operation, 0);
+    else if (op0 != operation) queuePart(f, PART_OPERATION, operation, 0);
   }
+  const callerHi = load<i32>(at, P_CALLER_HI);
   if (callerHi >= 0) {
-    const at = log + <usize>(logCount * LOG_ENTRY);
-    store<i32>(at, f);
-    store<i32>(at, callerHi, 4);
-    store<i32>(at, ipLo, 8);
+    const entry = log + <usize>(logCount * LOG_ENTRY);
+    store<i32>(entry, f);
+    store<i32>(entry, callerHi, 4);
+    store<i32>(entry, load<i32>(at, P_CALLER_LO), 8);
     logCount++;
   }
   hitsFolded += hits;
-  return 0;
 }
 
 /** Flow of (group, peer), made when new (foldLines() made sure there is room). */
-function flowFor(group: i32, hi: i32, lo: i32): i32 {
-  // The hash of flow-table.ts's #flowFor(), in the same index.
+/** The hash of flow-table.ts's #flowFor(), in the same index. */
+@inline function flowHash(group: i32, hi: i32, lo: i32): u32 {
   let h: u32 = ((<u32>lo ^ (<u32>hi * 0x27d4eb2d)) * 0x9e3779b1) ^ (<u32>group * 0x85ebca6b);
   h ^= h >> 15;
   h *= 0x2c1b3c6d;
-  h ^= h >> 13;
+  return h ^ (h >> 13);
+}
+
+function flowFor(group: i32, hi: i32, lo: i32, h: u32): i32 {
   for (let i = <i32>h & slotsMask; ; i = (i + 1) & slotsMask) {
     const at = slots + <usize>(i * 4);
     const s = load<i32>(at);
