@@ -102,8 +102,8 @@ export function setup(cap: i32): usize {
   keyTargets = alloc(CTX_COUNT * MAX_KEYS * 4);
   keyBytes = alloc(CTX_COUNT * MAX_KEYS * KEY_BYTES);
   memory.fill(keyCounts, 0, CTX_COUNT * 4);
-  guesses = alloc(GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS * <i32>GUESS_ENTRY);
-  for (let i = 0; i < GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS; i++) store<i32>(guesses + <usize>i * GUESS_ENTRY, -1, GUESS_LENGTH);
+  guesses = alloc(GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS * <i32>GUESS_PLACE);
+  for (let i = 0; i < GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS * 2; i++) store<i32>(guesses + <usize>i * GUESS_ENTRY, -1, GUESS_LENGTH);
   tableMask = (1 << 12) - 1;
   table = alloc((tableMask + 1) * 16);
   hot = alloc(HOT_ENTRIES * 16);
@@ -152,6 +152,8 @@ export function internedCount(): i32 { return keyCount; }
 @inline function isWs(c: u32): bool { return c == 0x20 || c == 0x09 || c == 0x0d || c == 0x0a; }
 
 @inline function skipWs(p: usize): usize {
+  // Compact JSON has none: one test then.
+  if (p < lineEnd && <u32>load<u8>(p) > 0x20) return p;
   while (p < lineEnd && isWs(<u32>load<u8>(p))) p++;
   return p;
 }
@@ -216,11 +218,13 @@ function lookupKey(ctx: i32, s: usize, e: usize): i32 {
   return -1;
 }
 
-// Guessed keys: per (depth, context) of an object and place of a key in it, the key's bytes as
-// last seen there (exactly, without an escape), its length and its lookupKey() result.
+// Guessed keys: per (depth, context) of an object and place of a key in it, the keys last seen
+// there — two, as files mix two spellings (camelCase and PascalCase) or two shapes (inbound and
+// outbound) — each as its bytes (exactly, without an escape), its length and lookupKey()'s answer.
 const GUESS_DEPTHS: i32 = 4;
 const GUESS_KEYS: i32 = 32;
 const GUESS_ENTRY: usize = 64;
+const GUESS_PLACE: usize = 2 * GUESS_ENTRY;
 const GUESS_BYTES: i32 = 48;
 const GUESS_LENGTH: usize = 48;
 const GUESS_K: usize = 52;
@@ -244,12 +248,15 @@ let guesses: usize = 0;
   return <i32>end;
 }
 
-function rememberKey(guess: usize, ks: usize, ke: usize, k: i32): void {
+/** Makes the key [ks, ke) the first guess of its place (the first becomes the second). */
+function rememberKey(place: usize, ks: usize, ke: usize, k: i32): void {
+  for (let off: usize = 0; off < GUESS_ENTRY; off += 16) v128.store(place + GUESS_ENTRY + off, v128.load(place + off));
   const n = <i32>(ke - ks);
-  if (n >= GUESS_BYTES) { store<i32>(guess, -1, GUESS_LENGTH); return; }
-  memory.copy(guess, ks, n);
-  store<i32>(guess, n, GUESS_LENGTH);
-  store<i32>(guess, k, GUESS_K);
+  if (n >= GUESS_BYTES) { store<i32>(place, -1, GUESS_LENGTH); return; }
+  // Whole 16-byte words (the bytes past the key are never compared; SLACK bytes follow `ks`'s line).
+  for (let off: usize = 0; off < <usize>GUESS_BYTES; off += 16) v128.store(place + off, v128.load(ks + off));
+  store<i32>(place, n, GUESS_LENGTH);
+  store<i32>(place, k, GUESS_K);
 }
 
 function isLiteral(p: usize, word: u32, length: i32): bool {
@@ -348,22 +355,25 @@ function scanObject(p: usize, ctx: i32, depth: i32): i32 {
   let seen: u32 = 0;
   // Lines of a file mostly spell the same keys in the same order: the key at this place in the
   // last such object is tried first (see predictedKeyEnd()).
-  let guess = depth < GUESS_DEPTHS ? guesses + <usize>((depth * CTX_COUNT + ctx) * GUESS_KEYS) * GUESS_ENTRY : 0;
+  let guess = depth < GUESS_DEPTHS ? guesses + <usize>((depth * CTX_COUNT + ctx) * GUESS_KEYS) * GUESS_PLACE : 0;
   let place = 0;
   for (;;) {
     if (p >= lineEnd || load<u8>(p) != 0x22) return GIVE_UP;
     const ks = p + 1;
     let ke: i32;
     let k: i32;
-    if (guess != 0 && place < GUESS_KEYS && (ke = predictedKeyEnd(guess, ks)) != GIVE_UP) {
+    const guessing = guess != 0 && place < GUESS_KEYS;
+    if (guessing && (ke = predictedKeyEnd(guess, ks)) != GIVE_UP) {
       k = load<i32>(guess, GUESS_K);
+    } else if (guessing && (ke = predictedKeyEnd(guess + GUESS_ENTRY, ks)) != GIVE_UP) {
+      k = load<i32>(guess + GUESS_ENTRY, GUESS_K);
     } else {
       ke = stringEnd(ks);
       if (ke == GIVE_UP || escaped) return GIVE_UP; // an escaped key may spell a field name
       k = lookupKey(ctx, ks, <usize>ke);
-      if (guess != 0 && place < GUESS_KEYS) rememberKey(guess, ks, <usize>ke, k);
+      if (guessing) rememberKey(guess, ks, <usize>ke, k);
     }
-    if (guess != 0) guess += GUESS_ENTRY;
+    if (guess != 0) guess += GUESS_PLACE;
     place++;
     p = skipWs(<usize>ke + 1);
     if (p >= lineEnd || load<u8>(p) != 0x3a) return GIVE_UP;
@@ -452,7 +462,7 @@ export function scan(start: usize, end: usize): i32 {
 }
 
 export function scanLine(start: usize, end: usize): i32 {
-  memory.fill(kinds, 0, FIELDS);
+  v128.store(kinds, i64x2.splat(0)); // FIELDS (16) kinds
   lineEnd = end;
   sawMatched = 0;
   let p = skipWs(start);
