@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// CLI shim: runs the compiled entry point (built by `npm ci` through the prepare script). When the
-// arguments name large local files, the analysis workers start first: they boot while the CLI loads.
+// CLI shim: runs the CLI as bundled by the build (`npm ci` runs it through the prepare script:
+// scripts/bundle-cli.mjs). When the arguments name large local files, the analysis workers start
+// first: they boot while the CLI loads.
 const args = process.argv.slice(2);
-const { prestartWorkersFor } = await import('../dist/src/analyze/worker-pool.js');
+const { prestartWorkersFor } = await import('../dist/src/bundle/worker-pool.js');
 prestartWorkersFor(args);
-const { main } = await import('../dist/src/cli/main.js');
+const { main } = await import('../dist/src/bundle/cli.js');
 
 process.exitCode = await main(args);

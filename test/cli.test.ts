@@ -140,6 +140,13 @@ describe('the installed command', () => {
     expect(out).toBe(readFileSync('test/golden/estate/expected.rules.json', 'utf8'));
   });
 
+  it('runs the bundled CLI (dist/src/bundle) with its own version from any folder', () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const out = execFileSync('node', [join(process.cwd(), 'bin/nsp-advisor.js'), '--version'], { encoding: 'utf8', cwd: tmpdir() });
+    expect(out.trim()).toBe(version);
+    expect(readFileSync('bin/nsp-advisor.js', 'utf8')).toContain('dist/src/bundle/cli.js');
+  });
+
   it('starts workers ahead for large files, and exits when none of them is taken', () => {
     // A 16 MiB sparse file starts the workers before the CLI loads; --help then takes none: they
     // must not keep the process alive (execFileSync would time out).

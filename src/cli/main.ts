@@ -1,6 +1,7 @@
 // CLI entry: argv → command → exit code. Usage errors and NspErrors print a message and a hint on
 // stderr and exit 2; nothing else decides exit codes.
 
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { isNspError } from '../errors.js';
 import { EXIT, type CommandSpec, type ExitCode } from './command.js';
@@ -18,6 +19,25 @@ import { createProcessIO, type IO } from './io.js';
 /** Commands by name; the order is the order of `--help`. */
 export const commands: CommandSpec[] = [analyzeCommand, recommendCommand, simulateCommand, backtestCommand, diffCommand, driftCommand, reportCommand, kqlCommand];
 
+/**
+ * The package's version, from the package.json found upward from this file (compiled, bundled
+ * into dist/src/bundle or run from src: yargs' own lookup starts from where yargs lies, which a
+ * bundle moves).
+ */
+function packageVersion(): string {
+  for (let dir = new URL('.', import.meta.url); ;) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'nsp-advisor' && pkg.version) return pkg.version;
+    } catch {
+      // No package.json here: look further up.
+    }
+    const up = new URL('..', dir);
+    if (up.href === dir.href) return 'unknown';
+    dir = up;
+  }
+}
+
 /** Runs the CLI with the given arguments. @returns the exit code */
 export async function main(argv: readonly string[], io: IO = createProcessIO(), deps: CliDeps = {}): Promise<ExitCode> {
   let chosen: { spec: CommandSpec; args: Record<string, unknown> } | null = null;
@@ -31,7 +51,7 @@ export async function main(argv: readonly string[], io: IO = createProcessIO(), 
     .epilogue('Exit codes: 0 ok, 1 finding, 2 error. Docs: README.md')
     .help()
     .alias('help', 'h')
-    .version()
+    .version(packageVersion())
     .exitProcess(false);
   for (const spec of commands) {
     parser = parser.command(spec.command, spec.describe, (y) => {
