@@ -17,6 +17,12 @@ interface Run {
   c: FlowColumns;
   /** Run string id → output id (−1: not used). */
   out: Int32Array;
+  /**
+   * Per row, its place in snapshot order as two numbers (see sortKeys): everything but the peer,
+   * then the peer; null when the output's strings are too many to pack (rows are compared then).
+   */
+  group: Float64Array | null;
+  peer: Float64Array | null;
 }
 
 /** The rows of `runs` (each in snapshot order) merged, flows found in several runs combined. */
@@ -29,7 +35,7 @@ export function mergedRows(runs: readonly FlowColumns[]): SnapshotRows {
     next(rows) {
       if (r0 >= plan.length) return null;
       const r1 = Math.min(plan.length, r0 + rows);
-      const batch = new BatchBuilder(strings, r1 - r0);
+      const batch = new BatchBuilder(strings, r1 - r0, listSizes(mapped, plan.sources, r0, r1));
       for (let r = r0; r < r1; r++) batch.add(mapped, plan.sources, r);
       r0 = r1;
       return batch.build();
@@ -55,9 +61,37 @@ function unionStrings(runs: readonly FlowColumns[]): { strings: string[]; mapped
     const out = new Int32Array(c.strings.length).fill(-1);
     const used = usedOf[k]!;
     for (let id = 0; id < used.length; id++) if (used[id]) out[id] = idOf.get(c.strings[id]!)!;
-    return { c, out };
+    const run: Run = { c, out, group: null, peer: null };
+    sortKeys(run, strings.length);
+    return run;
   });
   return { strings, mapped };
+}
+
+// Sort keys pack (perimeter, profile, category, peer kind) in one exact double while the output
+// has fewer strings than this.
+const PACKED_STRINGS = 2 ** 22;
+// A peer key that says "compare the texts" (an IP address written as text).
+const TEXT_PEER = -1;
+
+/**
+ * A run's sort keys: output ranks of perimeter and profile, category rank and peer kind rank in
+ * one number; the peer as a number in text order (output rank of a name, a dotted quad keyed in
+ * text order) or TEXT_PEER.
+ */
+function sortKeys(run: Run, strings: number): void {
+  if (strings >= PACKED_STRINGS) return;
+  const { c, out } = run;
+  const group = new Float64Array(c.length);
+  const peer = new Float64Array(c.length);
+  for (let i = 0; i < c.length; i++) {
+    const code = outCode(run, c.peer[i]!);
+    const kind = peerKindRank(code);
+    group[i] = ((out[c.perimeter[i]!]! * strings + out[c.profile[i]!]!) * 64 + CATEGORY_RANK[c.category[i]!]!) * 4 + kind;
+    peer[i] = kind === KIND_RANK.ip ? (code < PEER_CODE.TEXT_IP ? ipv4TextKey(code) : TEXT_PEER) : kind === KIND_RANK.none ? 0 : code % PEER_CODE.TEXT_IP;
+  }
+  run.group = group;
+  run.peer = peer;
 }
 
 /** A peer or caller-IP code of a run as the output's. */
@@ -74,8 +108,16 @@ function compareIps(x: number, y: number, strings: readonly string[]): number {
   return byCodeUnit(text(x), text(y));
 }
 
-/** Snapshot order of row `i` of run `a` and row `j` of run `b` (output codes compared). */
+/** Snapshot order of row `i` of run `a` and row `j` of run `b` (their sort keys, else output codes, compared). */
 function compareRows(a: Run, i: number, b: Run, j: number, strings: readonly string[]): number {
+  if (a.group && b.group) {
+    const g = a.group[i]! - b.group[j]!;
+    if (g !== 0) return g;
+    const x = a.peer![i]!;
+    const y = b.peer![j]!;
+    if (x !== TEXT_PEER && y !== TEXT_PEER) return x - y;
+    return compareIps(outCode(a, a.c.peer[i]!), outCode(b, b.c.peer[j]!), strings);
+  }
   const d = a.out[a.c.perimeter[i]!]! - b.out[b.c.perimeter[j]!]! || a.out[a.c.profile[i]!]! - b.out[b.c.profile[j]!]!
     || CATEGORY_RANK[a.c.category[i]!]! - CATEGORY_RANK[b.c.category[j]!]!;
   if (d !== 0) return d;
@@ -184,23 +226,24 @@ class Scratch {
   }
 }
 
-/** Growable typed array. */
-class Grow<T extends Int32Array | Float64Array> {
-  a: T;
-  n = 0;
-  constructor(a: T) { this.a = a; }
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new (this.a.constructor as new (n: number) => T)(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
+/** Items of each list column, at most, in output rows [r0, r1) (a combined flow's lists may be shorter). */
+interface ListSizes { days: number; res: number; rules: number; ips: number; ops: number }
+
+function listSizes(runs: readonly Run[], sources: readonly Int32Array[], r0: number, r1: number): ListSizes {
+  const n: ListSizes = { days: 0, res: 0, rules: 0, ips: 0, ops: 0 };
+  runs.forEach(({ c }, k) => {
+    const from = sources[k]!;
+    for (let r = r0; r < r1; r++) {
+      const i = from[r]!;
+      if (i < 0) continue;
+      n.days += c.dayOffsets[i + 1]! - c.dayOffsets[i]!; n.res += c.resOffsets[i + 1]! - c.resOffsets[i]!;
+      n.rules += c.ruleOffsets[i + 1]! - c.ruleOffsets[i]!; n.ips += c.ipOffsets[i + 1]! - c.ipOffsets[i]!; n.ops += c.opOffsets[i + 1]! - c.opOffsets[i]!;
     }
-    this.a[this.n++] = v;
-  }
-  done(): T { return this.a.subarray(0, this.n) as T; }
+  });
+  return n;
 }
 
-/** One batch of output rows, each gathered from the runs that hold it. */
+/** One batch of output rows, each gathered from the runs that hold it, into arrays sized beforehand. */
 class BatchBuilder {
   readonly #strings: readonly string[];
   readonly #m: number;
@@ -208,19 +251,20 @@ class BatchBuilder {
   readonly perimeter: Int32Array; readonly profile: Int32Array; readonly category: Int32Array; readonly peer: Float64Array;
   readonly hits: Float64Array; readonly first: Float64Array; readonly last: Float64Array;
   readonly dayOffsets: Int32Array; readonly resOffsets: Int32Array; readonly ruleOffsets: Int32Array; readonly ipOffsets: Int32Array; readonly opOffsets: Int32Array;
-  readonly days = new Grow(new Int32Array(1024)); readonly dayHits = new Grow(new Float64Array(1024));
-  readonly res = new Grow(new Int32Array(1024));
-  readonly rules = new Grow(new Int32Array(1024)); readonly ruleHits = new Grow(new Float64Array(1024));
-  readonly ips = new Grow(new Float64Array(256));
-  readonly ops = new Grow(new Int32Array(1024));
+  readonly days: Int32Array; readonly dayHits: Float64Array; readonly res: Int32Array; readonly rules: Int32Array; readonly ruleHits: Float64Array;
+  readonly ips: Float64Array; readonly ops: Int32Array;
+  // Items written so far, per list column.
+  nDays = 0; nRes = 0; nRules = 0; nIps = 0; nOps = 0;
 
-  constructor(strings: readonly string[], m: number) {
+  constructor(strings: readonly string[], m: number, sizes: ListSizes) {
     this.#strings = strings;
     this.#m = m;
     this.perimeter = new Int32Array(m); this.profile = new Int32Array(m); this.category = new Int32Array(m); this.peer = new Float64Array(m);
     this.hits = new Float64Array(m); this.first = new Float64Array(m); this.last = new Float64Array(m);
     this.dayOffsets = new Int32Array(m + 1); this.resOffsets = new Int32Array(m + 1); this.ruleOffsets = new Int32Array(m + 1);
     this.ipOffsets = new Int32Array(m + 1); this.opOffsets = new Int32Array(m + 1);
+    this.days = new Int32Array(sizes.days); this.dayHits = new Float64Array(sizes.days); this.res = new Int32Array(sizes.res);
+    this.rules = new Int32Array(sizes.rules); this.ruleHits = new Float64Array(sizes.rules); this.ips = new Float64Array(sizes.ips); this.ops = new Int32Array(sizes.ops);
   }
 
   /** Adds output row `r` of the plan. */
@@ -232,23 +276,34 @@ class BatchBuilder {
     const run = runs[first]!;
     const i = sources[first]![r]!;
     const c = run.c;
-    this.perimeter[o] = run.out[c.perimeter[i]!]!;
-    this.profile[o] = run.out[c.profile[i]!]!;
+    const out = run.out;
+    this.perimeter[o] = out[c.perimeter[i]!]!;
+    this.profile[o] = out[c.profile[i]!]!;
     this.category[o] = c.category[i]!;
     this.peer[o] = outCode(run, c.peer[i]!);
     if (holders === 1) {
       // The common case: the run's row as it is (its lists are in order, and ids keep their order).
       this.hits[o] = c.hits[i]!; this.first[o] = c.first[i]!; this.last[o] = c.last[i]!;
-      for (let q = c.dayOffsets[i]!; q < c.dayOffsets[i + 1]!; q++) { this.days.push(c.days[q]!); this.dayHits.push(c.dayHits[q]!); }
-      for (let q = c.resOffsets[i]!; q < c.resOffsets[i + 1]!; q++) this.res.push(run.out[c.res[q]!]!);
-      for (let q = c.ruleOffsets[i]!; q < c.ruleOffsets[i + 1]!; q++) { this.rules.push(run.out[c.rules[q]!]!); this.ruleHits.push(c.ruleHits[q]!); }
-      for (let q = c.ipOffsets[i]!; q < c.ipOffsets[i + 1]!; q++) this.ips.push(outCode(run, c.ips[q]!));
-      for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) this.ops.push(run.out[c.ops[q]!]!);
+      let d = this.nDays;
+      for (let q = c.dayOffsets[i]!, end = c.dayOffsets[i + 1]!; q < end; q++, d++) { this.days[d] = c.days[q]!; this.dayHits[d] = c.dayHits[q]!; }
+      this.nDays = d;
+      let e = this.nRes;
+      for (let q = c.resOffsets[i]!, end = c.resOffsets[i + 1]!; q < end; q++) this.res[e++] = out[c.res[q]!]!;
+      this.nRes = e;
+      let u = this.nRules;
+      for (let q = c.ruleOffsets[i]!, end = c.ruleOffsets[i + 1]!; q < end; q++, u++) { this.rules[u] = out[c.rules[q]!]!; this.ruleHits[u] = c.ruleHits[q]!; }
+      this.nRules = u;
+      let p = this.nIps;
+      for (let q = c.ipOffsets[i]!, end = c.ipOffsets[i + 1]!; q < end; q++) this.ips[p++] = outCode(run, c.ips[q]!);
+      this.nIps = p;
+      let x = this.nOps;
+      for (let q = c.opOffsets[i]!, end = c.opOffsets[i + 1]!; q < end; q++) this.ops[x++] = out[c.ops[q]!]!;
+      this.nOps = x;
     } else {
       this.#combine(runs, sources, r, o);
     }
-    this.dayOffsets[o + 1] = this.days.n; this.resOffsets[o + 1] = this.res.n; this.ruleOffsets[o + 1] = this.rules.n;
-    this.ipOffsets[o + 1] = this.ips.n; this.opOffsets[o + 1] = this.ops.n;
+    this.dayOffsets[o + 1] = this.nDays; this.resOffsets[o + 1] = this.nRes; this.ruleOffsets[o + 1] = this.nRules;
+    this.ipOffsets[o + 1] = this.nIps; this.opOffsets[o + 1] = this.nOps;
   }
 
   readonly #scratch = new Scratch();
@@ -264,19 +319,19 @@ class BatchBuilder {
     this.hits[o] = hits; this.first[o] = first; this.last[o] = last;
     s.clear();
     each((_, c, i) => { for (let q = c.dayOffsets[i]!; q < c.dayOffsets[i + 1]!; q++) s.push(c.days[q]!, c.dayHits[q]!); });
-    for (let q = 0, n = s.sortUnique(byNumber, true); q < n; q++) { this.days.push(s.ids[q]!); this.dayHits.push(s.hits[q]!); }
+    for (let q = 0, n = s.sortUnique(byNumber, true); q < n; q++) { this.days[this.nDays] = s.ids[q]!; this.dayHits[this.nDays++] = s.hits[q]!; }
     s.clear();
     each((run, c, i) => { for (let q = c.resOffsets[i]!; q < c.resOffsets[i + 1]!; q++) s.push(run.out[c.res[q]!]!, 0); });
-    for (let q = 0, n = s.sortUnique(byNumber, false); q < n; q++) this.res.push(s.ids[q]!);
+    for (let q = 0, n = s.sortUnique(byNumber, false); q < n; q++) this.res[this.nRes++] = s.ids[q]!;
     s.clear();
     each((run, c, i) => { for (let q = c.ruleOffsets[i]!; q < c.ruleOffsets[i + 1]!; q++) s.push(run.out[c.rules[q]!]!, c.ruleHits[q]!); });
-    for (let q = 0, n = s.sortUnique(byNumber, true); q < n; q++) { this.rules.push(s.ids[q]!); this.ruleHits.push(s.hits[q]!); }
+    for (let q = 0, n = s.sortUnique(byNumber, true); q < n; q++) { this.rules[this.nRules] = s.ids[q]!; this.ruleHits[this.nRules++] = s.hits[q]!; }
     s.clear();
     each((run, c, i) => { for (let q = c.ipOffsets[i]!; q < c.ipOffsets[i + 1]!; q++) s.push(outCode(run, c.ips[q]!), 0); });
-    for (let q = 0, n = s.sortUnique((x, y) => compareIps(x, y, this.#strings), false); q < n; q++) this.ips.push(s.ids[q]!);
+    for (let q = 0, n = s.sortUnique((x, y) => compareIps(x, y, this.#strings), false); q < n; q++) this.ips[this.nIps++] = s.ids[q]!;
     s.clear();
     each((run, c, i) => { for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) s.push(run.out[c.ops[q]!]!, 0); });
-    for (let q = 0, n = s.sortUnique(byNumber, false, OPERATION_SAMPLE_SIZE); q < n; q++) this.ops.push(s.ids[q]!);
+    for (let q = 0, n = s.sortUnique(byNumber, false, OPERATION_SAMPLE_SIZE); q < n; q++) this.ops[this.nOps++] = s.ids[q]!;
   }
 
   build(): FlowColumns {
@@ -284,10 +339,11 @@ class BatchBuilder {
       strings: this.#strings as string[], length: this.#m,
       perimeter: this.perimeter, profile: this.profile, category: this.category, peer: this.peer,
       hits: this.hits, first: this.first, last: this.last,
-      dayOffsets: this.dayOffsets, days: this.days.done(), dayHits: this.dayHits.done(),
-      resOffsets: this.resOffsets, res: this.res.done(),
-      ruleOffsets: this.ruleOffsets, rules: this.rules.done(), ruleHits: this.ruleHits.done(),
-      ipOffsets: this.ipOffsets, ips: this.ips.done(), opOffsets: this.opOffsets, ops: this.ops.done(),
+      // Combined flows' lists may be shorter than their parts': the arrays are cut to what was written.
+      dayOffsets: this.dayOffsets, days: this.days.subarray(0, this.nDays), dayHits: this.dayHits.subarray(0, this.nDays),
+      resOffsets: this.resOffsets, res: this.res.subarray(0, this.nRes),
+      ruleOffsets: this.ruleOffsets, rules: this.rules.subarray(0, this.nRules), ruleHits: this.ruleHits.subarray(0, this.nRules),
+      ipOffsets: this.ipOffsets, ips: this.ips.subarray(0, this.nIps), opOffsets: this.opOffsets, ops: this.ops.subarray(0, this.nOps),
     };
   }
 }
