@@ -1,9 +1,11 @@
 // Analyze stage: merges the workers' sorted runs into the snapshot writer. Each worker hands over
-// its flows already in snapshot order (sortedRun in flow-order.ts, computed on all workers at
-// once); the main thread then walks the runs side by side, combining a flow found in several, and
-// gives the writer one batch at a time — instead of merging tables by hash and sorting the result
-// on one thread. The strings of the output are the runs' strings in use, in text order, so an
-// output id is a rank and ids taken from any run keep their order.
+// its flows already in snapshot order (sortedRunOfTable in flow-order.ts, computed on all workers
+// at once), their keys first: the main thread plans the merge from the keys (planOfKeys) while the
+// workers gather the rest, then walks the runs side by side, combining a flow found in several,
+// and gives the writer one batch at a time — instead of merging tables by hash and sorting the
+// result on one thread. The strings of the output are all the runs' strings, in text order, so an
+// output id is a rank and ids taken from any run keep their order (the writer's dictionaries hold
+// only the values in use).
 
 import { OPERATION_SAMPLE_SIZE } from '../model/flow-summary.js';
 import { formatIPv4 } from '../model/ip.js';
@@ -12,10 +14,13 @@ import { CATEGORY_RANK, KIND_NAMES, KIND_RANK, ipv4TextKey, peerKindRank } from 
 import { PEER_CODE, type FlowColumns } from './flow-table.js';
 import type { SnapshotRows, UsedValues } from './snapshot.js';
 
+/** What a merge plan needs of a run: its rows' keys (in snapshot order) and its strings. */
+export type RunKeys = Pick<FlowColumns, 'strings' | 'length' | 'perimeter' | 'profile' | 'category' | 'peer'>;
+
 /** A run with its ids mapped to the output's. */
-interface Run {
-  c: FlowColumns;
-  /** Run string id → output id (−1: not used). */
+interface Run<C extends RunKeys = FlowColumns> {
+  c: C;
+  /** Run string id → output id. */
   out: Int32Array;
   /**
    * Per row, its place in snapshot order as two numbers (see sortKeys): everything but the peer,
@@ -25,47 +30,57 @@ interface Run {
   peer: Float64Array | null;
 }
 
+/**
+ * How runs merge, worked out from their keys alone (so it can be made while the workers still
+ * gather the rest of their runs): the output's strings (all the runs' strings, in text order, so
+ * an output id is a rank and ids taken from any run keep their order), each run's map to them,
+ * and per output row the row of each run that holds it (−1 when none).
+ */
+export interface MergePlan {
+  strings: string[];
+  runs: Run<RunKeys>[];
+  length: number;
+  sources: Int32Array[];
+  /** Per run and row: held by another run too (its lists are combined). */
+  shared: Uint8Array[];
+  /** The values in use of the key columns. */
+  used: Pick<UsedValues, 'perimeter' | 'profile' | 'category' | 'kind'>;
+}
+
 /** The rows of `runs` (each in snapshot order) merged, flows found in several runs combined. */
-export function mergedRows(runs: readonly FlowColumns[]): SnapshotRows {
-  const { strings, mapped } = unionStrings(runs);
-  const plan = planMerge(mapped, strings);
+export function mergedRows(runs: readonly FlowColumns[], plan: MergePlan = planOfKeys(runs)): SnapshotRows {
+  if (plan.runs.length !== runs.length || plan.runs.some((r, k) => r.c.length !== runs[k]!.length)) throw new Error('the merge plan is of other runs');
+  const mapped = plan.runs.map((r, k): Run => ({ ...r, c: runs[k]! }));
+  const { strings, sources } = plan;
   let r0 = 0;
   return {
-    strings, length: plan.length, used: plan.used,
+    strings, length: plan.length, used: { ...plan.used, ...listValuesUsed(plan, mapped) },
     next(rows) {
       if (r0 >= plan.length) return null;
       const r1 = Math.min(plan.length, r0 + rows);
-      const batch = new BatchBuilder(strings, r1 - r0, listSizes(mapped, plan.sources, r0, r1));
-      for (let r = r0; r < r1; r++) batch.add(mapped, plan.sources, r);
+      const batch = new BatchBuilder(strings, r1 - r0, listSizes(mapped, sources, r0, r1));
+      for (let r = r0; r < r1; r++) batch.add(mapped, sources, r);
       r0 = r1;
       return batch.build();
     },
   };
 }
 
-/** The strings the runs use, sorted (the output's), and each run's map to them. */
-function unionStrings(runs: readonly FlowColumns[]): { strings: string[]; mapped: Run[] } {
+/** The merge plan of runs with these keys (see MergePlan). */
+export function planOfKeys(keys: readonly RunKeys[]): MergePlan {
   const texts = new Set<string>();
-  const usedOf = runs.map((c) => {
-    const used = new Uint8Array(c.strings.length);
-    const code = (x: number): void => { if (x >= PEER_CODE.TEXT_IP && x < PEER_CODE.NONE) used[x % PEER_CODE.TEXT_IP] = 1; };
-    for (let i = 0; i < c.length; i++) { used[c.perimeter[i]!] = 1; used[c.profile[i]!] = 1; code(c.peer[i]!); }
-    for (const ids of [c.res, c.rules, c.ops]) for (let k = 0; k < ids.length; k++) used[ids[k]!] = 1;
-    for (let k = 0; k < c.ips.length; k++) code(c.ips[k]!);
-    for (let id = 0; id < used.length; id++) if (used[id]) texts.add(c.strings[id]!);
-    return used;
-  });
+  for (const c of keys) for (const text of c.strings) texts.add(text);
   const strings = [...texts].sort();
-  const idOf = new Map(strings.map((text, id) => [text, id] as [string, number]));
-  const mapped = runs.map((c, k): Run => {
-    const out = new Int32Array(c.strings.length).fill(-1);
-    const used = usedOf[k]!;
-    for (let id = 0; id < used.length; id++) if (used[id]) out[id] = idOf.get(c.strings[id]!)!;
-    const run: Run = { c, out, group: null, peer: null };
+  const idOf = new Map<string, number>();
+  strings.forEach((text, id) => idOf.set(text, id));
+  const runs = keys.map((c): Run<RunKeys> => {
+    const out = new Int32Array(c.strings.length);
+    for (let id = 0; id < out.length; id++) out[id] = idOf.get(c.strings[id]!)!;
+    const run: Run<RunKeys> = { c, out, group: null, peer: null };
     sortKeys(run, strings.length);
     return run;
   });
-  return { strings, mapped };
+  return { strings, runs, ...planMerge(runs, strings) };
 }
 
 // Sort keys pack (perimeter, profile, category, peer kind) in one exact double while the output
@@ -79,7 +94,7 @@ const TEXT_PEER = -1;
  * one number; the peer as a number in text order (output rank of a name, a dotted quad keyed in
  * text order) or TEXT_PEER.
  */
-function sortKeys(run: Run, strings: number): void {
+function sortKeys(run: Run<RunKeys>, strings: number): void {
   if (strings >= PACKED_STRINGS) return;
   const { c, out } = run;
   const group = new Float64Array(c.length);
@@ -95,7 +110,7 @@ function sortKeys(run: Run, strings: number): void {
 }
 
 /** A peer or caller-IP code of a run as the output's. */
-function outCode(run: Run, code: number): number {
+function outCode(run: Run<RunKeys>, code: number): number {
   if (code < PEER_CODE.TEXT_IP || code >= PEER_CODE.NONE) return code;
   const base = code >= PEER_CODE.FQDN ? PEER_CODE.FQDN : code >= PEER_CODE.RESOURCE ? PEER_CODE.RESOURCE : PEER_CODE.TEXT_IP;
   return base + run.out[code - base]!;
@@ -109,7 +124,7 @@ function compareIps(x: number, y: number, strings: readonly string[]): number {
 }
 
 /** Snapshot order of row `i` of run `a` and row `j` of run `b` (their sort keys, else output codes, compared). */
-function compareRows(a: Run, i: number, b: Run, j: number, strings: readonly string[]): number {
+function compareRows(a: Run<RunKeys>, i: number, b: Run<RunKeys>, j: number, strings: readonly string[]): number {
   if (a.group && b.group) {
     const g = a.group[i]! - b.group[j]!;
     if (g !== 0) return g;
@@ -130,21 +145,15 @@ function compareRows(a: Run, i: number, b: Run, j: number, strings: readonly str
   return x - y; // names: output ids are ranks
 }
 
-/**
- * The merge's plan: per output row, the row of each run that holds it (−1 when none), and the
- * values in use of the output (the operations of combined flows are their combined sample).
- */
-function planMerge(runs: readonly Run[], strings: readonly string[]): { length: number; sources: Int32Array[]; used: UsedValues } {
+/** Per output row, the row of each run that holds it; which rows are shared; the key values in use. */
+function planMerge(runs: readonly Run<RunKeys>[], strings: readonly string[]): Omit<MergePlan, 'strings' | 'runs'> {
   const k = runs.length;
   const total = runs.reduce((n, r) => n + r.c.length, 0);
   const sources = runs.map(() => new Int32Array(total).fill(-1));
+  const shared = runs.map((r) => new Uint8Array(r.c.length));
   const n = strings.length;
-  const used: UsedValues = {
-    perimeter: new Uint8Array(n), profile: new Uint8Array(n), category: new Uint8Array(CATEGORY_RANK.length), kind: new Uint8Array(KIND_NAMES.length),
-    res: new Uint8Array(n), rules: new Uint8Array(n), ops: new Uint8Array(n),
-  };
+  const used = { perimeter: new Uint8Array(n), profile: new Uint8Array(n), category: new Uint8Array(CATEGORY_RANK.length), kind: new Uint8Array(KIND_NAMES.length) };
   const at = new Int32Array(k);
-  const ops = new Scratch();
   let length = 0;
   for (;;) {
     // The smallest head, then every head equal to it.
@@ -160,25 +169,46 @@ function planMerge(runs: readonly Run[], strings: readonly string[]): { length: 
     used.profile[first.out[first.c.profile[i]!]!] = 1;
     used.category[first.c.category[i]!] = 1;
     used.kind[peerKindRank(first.c.peer[i]!)] = 1;
-    ops.clear();
     let holders = 0;
     for (let r = min; r < k; r++) {
-      const run = runs[r]!;
       const j = at[r]!;
-      if (j >= run.c.length || (r !== min && compareRows(run, j, first, i, strings) !== 0)) continue;
+      if (j >= runs[r]!.c.length || (r !== min && compareRows(runs[r]!, j, first, i, strings) !== 0)) continue;
       sources[r]![length] = j;
       holders++;
-      const c = run.c;
-      for (let q = c.resOffsets[j]!; q < c.resOffsets[j + 1]!; q++) used.res[run.out[c.res[q]!]!] = 1;
-      for (let q = c.ruleOffsets[j]!; q < c.ruleOffsets[j + 1]!; q++) used.rules[run.out[c.rules[q]!]!] = 1;
-      for (let q = c.opOffsets[j]!; q < c.opOffsets[j + 1]!; q++) ops.push(run.out[c.ops[q]!]!, 0);
       at[r] = j + 1;
     }
-    const sampled = holders > 1 ? ops.sortUnique(byNumber, false, OPERATION_SAMPLE_SIZE) : ops.n;
-    for (let q = 0; q < sampled; q++) used.ops[ops.ids[q]!] = 1;
+    if (holders > 1) for (let r = min; r < k; r++) if (sources[r]![length]! >= 0) shared[r]![sources[r]![length]!] = 1;
     length++;
   }
-  return { length, sources, used };
+  return { length, sources, shared, used };
+}
+
+/**
+ * The values in use of the list columns: every resource and rule of the runs' rows; their
+ * operations, but of a flow held by several runs only those of its combined sample.
+ */
+function listValuesUsed(plan: MergePlan, runs: readonly Run[]): Pick<UsedValues, 'res' | 'rules' | 'ops'> {
+  const n = plan.strings.length;
+  const used = { res: new Uint8Array(n), rules: new Uint8Array(n), ops: new Uint8Array(n) };
+  runs.forEach(({ c, out }, k) => {
+    for (let q = 0; q < c.res.length; q++) used.res[out[c.res[q]!]!] = 1;
+    for (let q = 0; q < c.rules.length; q++) used.rules[out[c.rules[q]!]!] = 1;
+    const shared = plan.shared[k]!;
+    for (let i = 0; i < c.length; i++) if (!shared[i]) for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) used.ops[out[c.ops[q]!]!] = 1;
+  });
+  const ops = new Scratch();
+  for (let r = 0; r < plan.length; r++) {
+    let holders = 0;
+    for (let k = 0; k < runs.length; k++) if (plan.sources[k]![r]! >= 0) holders++;
+    if (holders < 2) continue;
+    ops.clear();
+    runs.forEach(({ c, out }, k) => {
+      const i = plan.sources[k]![r]!;
+      if (i >= 0) for (let q = c.opOffsets[i]!; q < c.opOffsets[i + 1]!; q++) ops.push(out[c.ops[q]!]!, 0);
+    });
+    for (let q = 0, m = ops.sortUnique(byNumber, false, OPERATION_SAMPLE_SIZE); q < m; q++) used.ops[ops.ids[q]!] = 1;
+  }
+  return used;
 }
 
 const byNumber = (x: number, y: number): number => x - y;
