@@ -176,6 +176,42 @@ describe('fast path = careful path', () => {
     expect(a.summary).toContain('"peer":"h2.contoso.com"');
   });
 
+  it('reads a line by the template of a line like it only where their bytes agree', async () => {
+    // A line read in full becomes a template: later lines equal to it but in their values are read
+    // by it. Each variant differs from the template in one way that must not be taken for a value.
+    const base = {
+      time: '2026-11-02T08:00:00Z', count: 3, resourceId: PERIMETER, category: 'NspPublicInboundResourceRulesAllowed', operationName: 'GetBlob',
+      properties: { profile: 'p', serviceResourceId: '/subscriptions/x/res', extra: { n: [1, 'a'] }, source: { ipAddress: '198.51.100.7', port: '443' } },
+    };
+    const line = JSON.stringify(base);
+    const variants = [
+      line.replace('"count":3', '"count":"3"'), // a string where the template has a number
+      line.replace('"count":3', '"count":null'),
+      line.replace('"count":3', '"count":-2.5e1'),
+      line.replace('"profile":"p"', '"profile":null'),
+      line.replace('"profile":"p"', '"profile":"p\\u0071"'), // an escape in a needed text
+      line.replace('"port":"443"', '"port":"4\\"3"'), // an escape in a text nobody needs
+      line.replace('"port":"443"', '"port":"4\u00013"'), // a control character
+      line.replace('"n":[1,"a"]', '"n":[1,"b"]'), // a nested value nobody needs
+      line.replace('"operationName":"GetBlob"', '"operationName":{"x":1}'),
+      line.replace('"ipAddress":"198.51.100.7"', '"ipAddress":"198.51.100.8","ipAddress":"198.51.100.9"'),
+      `${line} `, // trailing white space
+      `${line}x`, // and anything else after the line's object
+      line.replace('"time":"2026-11-02T08:00:00Z"', '"time":"2026-11-03T08:00:00Z"'), // only a value differs
+      line.replace('"source":{', '"source":{ '),
+    ];
+    const lines: string[] = [];
+    for (const v of variants) lines.push(line, v, line.replace('GetBlob', 'PutBlob'));
+    const path = join(tempDir(), 'templates.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const a = await careful([path]);
+    const b = await fast([path]);
+    expect(b.summary).toBe(a.summary);
+    expect(b.accounts).toEqual(a.accounts);
+    expect(b.issues).toEqual(a.issues);
+    expect(a.issues.length).toBeGreaterThan(0); // the control character breaks its line
+  });
+
   it('runs on workers started ahead, and ends those a run does not take', async () => {
     const dir = tempDir();
     const lines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({

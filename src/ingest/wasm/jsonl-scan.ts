@@ -4,7 +4,10 @@
 // anything per line. It gives up (returns 0) on anything it cannot vouch for — an escape in a
 // needed string, a duplicated field, a wrapper key, broken JSON — and the caller then takes the
 // careful path (JSON.parse + normalizeRow), so results and issues are always the careful path's.
-// The JavaScript side (src/ingest/jsonl-scanner.ts) owns the key tables and reads the results.
+// Most lines of a file repeat a few shapes: a line equal to a recent one but in its values is read
+// by that line's template (only its values are found), and keys are first compared with those
+// last seen at their place. The JavaScript side (src/ingest/jsonl-scanner.ts) owns the key tables
+// and reads the results.
 
 // Memory: [input | slack] [results] [key tables] then the interner, bump-allocated upward up to
 // the limit the fold sets (its parts pool and flow records lie above).
@@ -102,6 +105,12 @@ export function setup(cap: i32): usize {
   keyTargets = alloc(CTX_COUNT * MAX_KEYS * 4);
   keyBytes = alloc(CTX_COUNT * MAX_KEYS * KEY_BYTES);
   memory.fill(keyCounts, 0, CTX_COUNT * 4);
+  templates = alloc(TEMPLATES * TEMPLATE);
+  memory.fill(templates, 0, TEMPLATES * TEMPLATE);
+  lastTemplate = 0;
+  nextTemplate = 0;
+  recording = alloc(TEMPLATE_VALUES * 16);
+  matched = alloc(TEMPLATE_VALUES * 16);
   guesses = alloc(GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS * <i32>GUESS_PLACE);
   for (let i = 0; i < GUESS_DEPTHS * CTX_COUNT * GUESS_KEYS * 2; i++) store<i32>(guesses + <usize>i * GUESS_ENTRY, -1, GUESS_LENGTH);
   tableMask = (1 << 12) - 1;
@@ -393,15 +402,18 @@ function scanObject(p: usize, ctx: i32, depth: i32): i32 {
         const e = stringEnd(p + 1);
         if (e == GIVE_UP || escaped) return GIVE_UP;
         setField(target, STRING, p + 1, <usize>e);
+        recordValue(p + 1, <usize>e, STRING, target);
         p = <usize>e + 1;
       } else if (c == 0x6e) {
         if (!isLiteral(p, NULL_WORD, 4)) return GIVE_UP;
         setField(target, NULL, p, p);
+        recordValue(p, p, NULL, target);
         p += 4;
       } else if (target == COUNT_FIELD && (c == 0x2d || isDigit(c))) {
         const e = numberEnd(p);
         if (e == GIVE_UP) return GIVE_UP;
         setField(target, NUMBER, p, <usize>e);
+        recordValue(p, <usize>e, NUMBER, target);
         p = <usize>e;
       } else {
         return GIVE_UP; // a number, boolean or object where text is expected
@@ -415,6 +427,7 @@ function scanObject(p: usize, ctx: i32, depth: i32): i32 {
         // JSON text holding an object is parsed by the careful path; other text is ignored there too.
         const e = stringEnd(p + 1);
         if (e == GIVE_UP || escaped || startsLikeObject(p + 1, <usize>e)) return GIVE_UP;
+        unlikeTemplate = true; // a template would not look into the text
         p = <usize>e + 1;
       } else {
         const e = skipValue(p, depth + 1);
@@ -432,10 +445,22 @@ function scanObject(p: usize, ctx: i32, depth: i32): i32 {
         const e = stringEnd(p + 1);
         if (e == GIVE_UP || escaped || startsLikeObject(p + 1, <usize>e)) return GIVE_UP;
         setField(MATCHED_FIELD, STRING, p + 1, <usize>e);
+        unlikeTemplate = true; // a template would not look into the text
         p = <usize>e + 1;
       } else {
         return GIVE_UP;
       }
+    } else if (c == 0x22 && depth < MAX_DEPTH) {
+      // A string nobody needs (skipValue's way): a template finds its end the same way.
+      const e = stringEnd(p + 1);
+      if (e == GIVE_UP) return GIVE_UP;
+      recordValue(p + 1, <usize>e, STRING, -1);
+      p = <usize>e + 1;
+    } else if ((c == 0x2d || isDigit(c)) && depth < MAX_DEPTH) {
+      const e = numberEnd(p);
+      if (e == GIVE_UP) return GIVE_UP;
+      recordValue(p, <usize>e, NUMBER, -1);
+      p = <usize>e;
     } else {
       const e = skipValue(p, depth + 1);
       if (e == GIVE_UP) return GIVE_UP;
@@ -465,11 +490,128 @@ export function scanLine(start: usize, end: usize): i32 {
   v128.store(kinds, i64x2.splat(0)); // FIELDS (16) kinds
   lineEnd = end;
   sawMatched = 0;
+  for (let i = 0; i < TEMPLATES; i++) {
+    const t = (lastTemplate + i) % TEMPLATES;
+    if (matchTemplate(templates + <usize>(t * TEMPLATE), start, end)) { lastTemplate = t; return 1; }
+  }
+  recorded = 0;
+  unlikeTemplate = end - start > <usize>TEMPLATE_BYTES;
   let p = skipWs(start);
   if (p >= end || load<u8>(p) != 0x7b) return 0; // arrays and other values go the careful way
   const e = scanObject(p, 0, 0);
   if (e == GIVE_UP) return 0;
-  return skipWs(<usize>e) == end ? 1 : 0;
+  if (skipWs(<usize>e) != end) return 0;
+  if (!unlikeTemplate) makeTemplate(start, end);
+  return 1;
+}
+
+// --- Line templates -------------------------------------------------------------------------
+//
+// Lines of a file mostly differ only in their values: a line the scanner read in full becomes a
+// template — its bytes, and where each value lies (a field's, or a text or number nobody needs).
+// A line that has the template's bytes everywhere but in those values, and values of the same
+// kinds (texts without escapes where a field needs one, valid JSON numbers), has the template's
+// structure, keys and fields: only the values are found (their ends, as the full scan finds them)
+// and set. Anything else — a byte that differs between values, another kind of value — and the
+// line is read in full. Nested values nobody needs (objects, arrays, literals) and white space are
+// part of the template's bytes.
+
+const TEMPLATES: i32 = 4;
+const TEMPLATE_BYTES: i32 = 2048;
+const TEMPLATE_VALUES: i32 = 48;
+// A template: the line's length, its number of values, per value (start, end, kind, field) as
+// offsets into the line, then the line's bytes (SLACK readable bytes follow).
+const T_LENGTH: usize = 0;
+const T_VALUES: usize = 4;
+const T_SLOTS: usize = 16;
+const T_BYTES: usize = T_SLOTS + <usize>(TEMPLATE_VALUES * 16);
+const TEMPLATE: i32 = <i32>T_BYTES + TEMPLATE_BYTES + SLACK;
+let templates: usize = 0;
+let lastTemplate = 0;
+let nextTemplate = 0;
+// The values of the line being read in full, for makeTemplate() (absolute addresses).
+let recording: usize = 0;
+let recorded = 0;
+let unlikeTemplate = false;
+// The fields a template match found, set once the whole line matched (start, end, kind, field).
+let matched: usize = 0;
+
+function recordValue(s: usize, e: usize, kind: u8, field: i32): void {
+  if (recorded >= TEMPLATE_VALUES) { unlikeTemplate = true; return; }
+  const at = recording + <usize>(recorded * 16);
+  store<i32>(at, <i32>s);
+  store<i32>(at, <i32>e, 4);
+  store<i32>(at, kind, 8);
+  store<i32>(at, field, 12);
+  recorded++;
+}
+
+/** Makes the line just read in full [start, end) a template, in place of the oldest. */
+function makeTemplate(start: usize, end: usize): void {
+  const t = templates + <usize>(nextTemplate * TEMPLATE);
+  lastTemplate = nextTemplate;
+  nextTemplate = (nextTemplate + 1) % TEMPLATES;
+  store<i32>(t, <i32>(end - start), T_LENGTH);
+  store<i32>(t, recorded, T_VALUES);
+  for (let i = 0; i < recorded; i++) {
+    const from = recording + <usize>(i * 16);
+    const to = t + T_SLOTS + <usize>(i * 16);
+    store<i32>(to, load<i32>(from) - <i32>start);
+    store<i32>(to, load<i32>(from, 4) - <i32>start, 4);
+    store<i32>(to, load<i32>(from, 8), 8);
+    store<i32>(to, load<i32>(from, 12), 12);
+  }
+  memory.copy(t + T_BYTES, start, end - start);
+}
+
+/**
+ * Whether the line [start, end) has template `t`'s bytes between its values and values of the
+ * same kinds; if so its fields are set (as the full scan would set them).
+ */
+function matchTemplate(t: usize, start: usize, end: usize): bool {
+  const length = load<i32>(t, T_LENGTH);
+  if (length == 0) return false;
+  const values = load<i32>(t, T_VALUES);
+  const bytes = t + T_BYTES;
+  let p = start; // in the line
+  let q = 0; // in the template
+  let fields = 0;
+  for (let i = 0; i < values; i++) {
+    const slot = t + T_SLOTS + <usize>(i * 16);
+    const from = load<i32>(slot);
+    const n = from - q;
+    if (p + <usize>n > end || !sameBytes(bytes + <usize>q, p, n)) return false;
+    p += <usize>n;
+    const kind = <u8>load<i32>(slot, 8);
+    const field = load<i32>(slot, 12);
+    let e = p;
+    if (kind == STRING) {
+      const x = stringEnd(p);
+      if (x == GIVE_UP || (escaped && field >= 0)) return false;
+      e = <usize>x;
+    } else if (kind == NUMBER) {
+      const x = numberEnd(p);
+      if (x == GIVE_UP) return false;
+      e = <usize>x;
+    }
+    if (field >= 0) {
+      const at = matched + <usize>(fields * 16);
+      store<i32>(at, <i32>p);
+      store<i32>(at, <i32>e, 4);
+      store<i32>(at, kind, 8);
+      store<i32>(at, field, 12);
+      fields++;
+    }
+    p = e;
+    q = load<i32>(slot, 4);
+  }
+  const n = length - q;
+  if (p + <usize>n != end || !sameBytes(bytes + <usize>q, p, n)) return false;
+  for (let i = 0; i < fields; i++) {
+    const at = matched + <usize>(i * 16);
+    setField(load<i32>(at, 12), <u8>load<i32>(at, 8), <usize>load<i32>(at), <usize>load<i32>(at, 4));
+  }
+  return true;
 }
 
 // --- The interner -------------------------------------------------------------------------
