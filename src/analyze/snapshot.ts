@@ -244,17 +244,20 @@ export function writeSnapshotRows(rows: SnapshotRows, write: (chunk: Uint8Array)
     }
     const m = b.length;
     const list = (offsets: Int32Array): { listOffsets: Int32Array } => ({ listOffsets: offsets });
+    const kinds = new Int32Array(m);
+    const daysSeen = new Int32Array(m);
+    for (let r = 0; r < m; r++) { kinds[r] = peerKindRank(b.peer[r]!); daysSeen[r] = b.dayOffsets[r + 1]! - b.dayOffsets[r]!; }
     const columns = {
       // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
       perimeterId: perimeters.data(b.perimeter),
       profile: profiles.data(b.profile),
       category: categoryDictionary.data(b.category),
-      peerKind: kindDictionary.data(Int32Array.from(b.peer, (code) => peerKindRank(code))),
+      peerKind: kindDictionary.data(kinds),
       peer: utf8OfCodes(b.peer, b.strings),
       hits: makeData({ type: new Float64(), length: m, nullCount: 0, data: b.hits }),
       firstSeen: timeColumn(b.first),
       lastSeen: timeColumn(b.last),
-      daysSeen: makeData({ type: new Int32(), length: m, nullCount: 0, data: Int32Array.from({ length: m }, (_, r) => b.dayOffsets[r + 1]! - b.dayOffsets[r]!) }),
+      daysSeen: makeData({ type: new Int32(), length: m, nullCount: 0, data: daysSeen }),
       days: listOf(list(b.dayOffsets), makeData({ type: new Int32(), length: b.days.length, nullCount: 0, data: b.days })),
       dayHits: listOf(list(b.dayOffsets), makeData({ type: new Float64(), length: b.dayHits.length, nullCount: 0, data: b.dayHits })),
       // Names in lists repeat across flows: dictionary-encoded like the key columns.
