@@ -657,6 +657,10 @@ function flowFor(group: i32, hi: i32, lo: i32, h: u32): i32 {
 // The last time read by readTime(): a day number and milliseconds into the day.
 let timeDay: i32 = 0;
 let timeMs: i32 = 0;
+// The last valid date readTime() read (its 10 bytes) and its day number (no date has bytes 0 0).
+let lastDateLo: u64 = 0;
+let lastDateHi: u16 = 0;
+let lastDay: i32 = 0;
 
 /** Two or four decimal digits at `p`, or -1. */
 @inline function digits(p: usize, n: i32): i32 {
@@ -677,14 +681,26 @@ let timeMs: i32 = 0;
 function readTime(f: i32): bool {
   const s = startOf(f);
   const n = <i32>(endOf(f) - s);
-  if (n < 19 || load<u8>(s + 4) != 0x2d || load<u8>(s + 7) != 0x2d || load<u8>(s + 10) != 0x54 || load<u8>(s + 13) != 0x3a || load<u8>(s + 16) != 0x3a) return false;
-  const y = digits(s, 4);
-  const mo = digits(s + 5, 2);
-  const d = digits(s + 8, 2);
+  if (n < 19 || load<u8>(s + 10) != 0x54 || load<u8>(s + 13) != 0x3a || load<u8>(s + 16) != 0x3a) return false;
+  // Times of a file mostly fall on few dates: the last valid date's day number is kept.
+  const dateLo = load<u64>(s);
+  const dateHi = load<u16>(s, 8);
+  let day = lastDay;
+  if (dateLo != lastDateLo || dateHi != lastDateHi) {
+    if (load<u8>(s + 4) != 0x2d || load<u8>(s + 7) != 0x2d) return false;
+    const y = digits(s, 4);
+    const mo = digits(s + 5, 2);
+    const d = digits(s + 8, 2);
+    if ((y | mo | d) < 0 || y < 2000 || y > 2099 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return false;
+    day = daysFromCivil(y, mo, d);
+    lastDateLo = dateLo;
+    lastDateHi = dateHi;
+    lastDay = day;
+  }
   const h = digits(s + 11, 2);
   const mi = digits(s + 14, 2);
   const sec = digits(s + 17, 2);
-  if ((y | mo | d | h | mi | sec) < 0) return false;
+  if ((h | mi | sec) < 0) return false;
   let i = 19;
   let ms = 0;
   if (i < n && load<u8>(s + <usize>i) == 0x2e) {
@@ -702,8 +718,8 @@ function readTime(f: i32): bool {
   }
   if (i < n && load<u8>(s + <usize>i) == 0x5a) i++;
   if (i != n) return false;
-  if (y < 2000 || y > 2099 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || sec > 59) return false;
-  timeDay = daysFromCivil(y, mo, d);
+  if (h > 23 || mi > 59 || sec > 59) return false;
+  timeDay = day;
   timeMs = ((h * 60 + mi) * 60 + sec) * 1000 + ms;
   return true;
 }
