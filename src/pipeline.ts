@@ -4,7 +4,6 @@
 import { realpath } from 'node:fs/promises';
 import { FlowTable, type FlowColumns } from './analyze/flow-table.js';
 import { analyzeFiles } from './analyze/parallel.js';
-import type { MergePlan } from './analyze/sorted-runs.js';
 import { listInputFiles } from './ingest/index.js';
 import type { FlowSummary } from './model/flow-summary.js';
 import type { Issue, SourceAccount } from './model/issue.js';
@@ -48,8 +47,6 @@ export interface GatheredFlows {
   table: FlowTable;
   /** With the `runs` option: flows of local files in sorted runs, not in `table` (the snapshot holds both). */
   runs: FlowColumns[];
-  /** How `runs` merge, planned while the workers finished them (see analyzeFiles). */
-  runPlan?: MergePlan;
   /** The FlowSummary of the table, built on first use. */
   readonly summary: FlowSummary;
   accounts: SourceAccount[];
@@ -86,5 +83,5 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
     for await (const record of source.read({ onIssue: options.onIssue ?? (() => {}), accounts, abortSignal: options.abortSignal })) table.addRecord(record);
   }
   let summary: FlowSummary | undefined;
-  return { table, runs: local.runs, runPlan: local.runPlan, get summary() { return (summary ??= table.toSummary()); }, accounts: accountGroups.flatMap((g) => g.accounts), accountGroups, snapshots };
+  return { table, runs: local.runs, get summary() { return (summary ??= table.toSummary()); }, accounts: accountGroups.flatMap((g) => g.accounts), accountGroups, snapshots };
 }

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyze, snapshotBytes, summaryToJSON } from '../src/analyze/index.js';
 import { snapshotBytesFromTable, writeSnapshotRows } from '../src/analyze/snapshot.js';
-import { mergedRows, planOfKeys, type RunKeys } from '../src/analyze/sorted-runs.js';
+import { mergedRows } from '../src/analyze/sorted-runs.js';
 import { sortedRunOfTable } from '../src/analyze/flow-order.js';
 import { analyzeFiles } from '../src/analyze/parallel.js';
 import { endIdleWorkers, idleWorkerCount, prestartWorkers, prestartWorkersFor, WORKERS_FROM_BYTES } from '../src/analyze/worker-pool.js';
@@ -443,27 +443,18 @@ describe('fast path = careful path', () => {
     const inThread = await analyzeFiles(await listInputFiles([path]), { workers: 0, rangeBytes: 50_000 });
     expect(Buffer.from(snapshotBytesFromTable(inThread.table)).equals(expected)).toBe(true);
     for (const gatherBelow of [0, Infinity]) {
-      // A worker's sorted run of the same table: exported in order, or gathered in order; its keys
-      // (sent ahead) plan the same merge.
-      let keys: RunKeys | undefined;
-      const run = sortedRunOfTable(inThread.table, gatherBelow, (k) => { keys = k; });
-      expect(Array.from(keys!.peer)).toEqual(Array.from(run.peer));
-      expect(Array.from(keys!.perimeter)).toEqual(Array.from(run.perimeter));
-      for (const plan of [undefined, planOfKeys([keys!])]) {
-        const chunks: Uint8Array[] = [];
-        writeSnapshotRows(mergedRows([run], plan), (chunk) => chunks.push(chunk.slice()));
-        expect(Buffer.concat(chunks).equals(expected)).toBe(true);
-      }
+      // A worker's sorted run of the same table: exported in order, or gathered in order.
+      const chunks: Uint8Array[] = [];
+      writeSnapshotRows(mergedRows([sortedRunOfTable(inThread.table, gatherBelow)]), (chunk) => chunks.push(chunk.slice()));
+      expect(Buffer.concat(chunks).equals(expected)).toBe(true);
     }
     for (const workers of [1, 2, 3]) {
-      const { runs, runPlan, table } = await analyzeFiles(await listInputFiles([path]), { workers, rangeBytes: 50_000, runs: true });
+      const { runs, table } = await analyzeFiles(await listInputFiles([path]), { workers, rangeBytes: 50_000, runs: true });
       expect(runs.length).toBe(workers);
-      expect(runPlan?.runs.length).toBe(workers);
       expect(table.flowCount).toBe(0);
       const chunks: Uint8Array[] = [];
-      writeSnapshotRows(mergedRows(runs, runPlan), (chunk) => chunks.push(chunk.slice()));
+      writeSnapshotRows(mergedRows(runs), (chunk) => chunks.push(chunk.slice()));
       expect(Buffer.concat(chunks).equals(expected), `${workers} workers`).toBe(true);
-      if (workers > 1) expect(() => mergedRows(runs.slice(1), runPlan)).toThrow(/other runs/);
     }
 
     // Two tables folded by turns on one thread: each keeps its own flows.

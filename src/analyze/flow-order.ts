@@ -8,7 +8,6 @@ import { categories } from '../model/category.js';
 import { byCodeUnit } from '../model/text.js';
 import { releaseMemoryNow } from '../release-memory.js';
 import { PEER_CODE, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
-import type { RunKeys } from './sorted-runs.js';
 
 /** Peer kinds in code-unit order of their names: flows sort by kind before peer. */
 export const KIND_RANK = { fqdn: 0, ip: 1, none: 2, resource: 3 } as const;
@@ -242,26 +241,17 @@ function sortRowsInPlace(offsets: Int32Array, a: Int32Array | Float64Array, b: F
  * A table's flows in snapshot order (a worker's sorted run: see sorted-runs.ts), exported once in
  * that order, their lists then sorted in place: no second copy of the columns.
  */
-export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BELOW_FLOWS, onKeys?: (keys: RunKeys) => void): FlowColumns {
+export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BELOW_FLOWS): FlowColumns {
   // Every string ranked once (flows and list items alike): an interner holds few beside those used.
   const ranks = rankAll(table.interner.strings);
   const { rank, count } = ranks;
-  // The keys in order as soon as the order is known: a merge can be planned while the rest follows.
-  const keysInOrder = (c: RunKeys, order: Int32Array): void => onKeys?.({
-    strings: c.strings, length: order.length,
-    perimeter: gather(c.perimeter, order), profile: gather(c.profile, order), category: gather(c.category, order), peer: gather(c.peer, order),
-  });
   // A small table is exported as it lies in memory, then gathered in order (two copies, but the
   // records are read in order); a large one is exported in order straight away (one copy).
   if (table.flowCount < gatherBelowFlows) {
     const c = table.exportColumns();
-    const ordered = orderFlows(c, ranks);
-    keysInOrder(c, ordered.order);
-    return gatherRows(c, ordered, 0, c.length);
+    return gatherRows(c, orderFlows(c, ranks), 0, c.length);
   }
-  const keys = table.keyColumns();
-  const order = flowOrder(keys, rank, count, CATEGORY_RANK);
-  keysInOrder(keys, order);
+  const order = flowOrder(table.keyColumns(), rank, count, CATEGORY_RANK);
   releaseMemoryNow(order.length); // the keys and the sort's temporaries, before the copy
   const c = table.exportColumns(0, table.flowCount, order);
   const byRank = (x: number, y: number): number => rank[x]! - rank[y]!;

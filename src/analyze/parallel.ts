@@ -12,7 +12,6 @@ import { emptyAccount, type Issue, type SourceAccount } from '../model/issue.js'
 import { NspError, type ErrorCode } from '../errors.js';
 import { FlowTable, type FlowColumns, type FlowTableState } from './flow-table.js';
 import { runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
-import { planOfKeys, type MergePlan, type RunKeys } from './sorted-runs.js';
 import { endIdleWorkers, takeWorker, WORKERS_FROM_BYTES } from './worker-pool.js';
 
 export interface AnalyzeFilesOptions {
@@ -39,8 +38,6 @@ export interface AnalyzedFiles {
   table: FlowTable;
   /** With `runs`: the workers' flows, each run in snapshot order (not in `table`). */
   runs: FlowColumns[];
-  /** With `runs`: how they merge, planned from their keys while the workers gathered the rest. */
-  runPlan?: MergePlan;
   accounts: SourceAccount[];
   /** Files that are flow snapshots, for the caller to load and merge. */
   snapshots: string[];
@@ -98,21 +95,13 @@ interface WorkerMessage {
   result?: TaskResult;
   /** The worker's whole table (its records in shared memory). */
   state?: FlowTableState;
-  /** The worker's flows in snapshot order (their strings went with their keys). */
+  /** The worker's flows in snapshot order. */
   run?: FlowColumns;
-  /** The keys of the worker's flows in snapshot order, and its strings: sent before the run. */
-  runKeys?: RunKeys;
   /** Flows in the worker's table after a task. */
   flows?: number;
   /** The worker's task ended with the tool's own error. */
   nsp?: { code: ErrorCode; message: string; hint: string | undefined };
   error?: string;
-}
-
-/** What to do with a worker's sorted run: its keys come first (with the workers in all), then the run. */
-interface RunHandlers {
-  keys(worker: Worker, keys: RunKeys, workers: number): void;
-  run(worker: Worker, run: FlowColumns): void;
 }
 
 /**
@@ -124,7 +113,7 @@ interface RunHandlers {
  * flows, one at a time like tables once they hold many (sorting makes a copy of the flows).
  */
 async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void,
-  onRun?: RunHandlers, onStarted?: () => void): Promise<void> {
+  onRun?: (run: FlowColumns) => void, onStarted?: () => void): Promise<void> {
   let next = 0;
   const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => takeWorker());
   onStarted?.();
@@ -153,13 +142,12 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
         worker.on('message', (m: WorkerMessage) => {
           if (m.nsp) { reject(new NspError(m.nsp.code, m.nsp.message, { hint: m.nsp.hint })); return; }
           if (m.error) { reject(new Error(`analysis worker failed: ${m.error}`)); return; }
-          if (m.runKeys) { onRun!.keys(worker, m.runKeys, pool.length); return; }
           if (m.state || m.run) {
             const { state, run } = m;
             ended.add(worker);
             void worker.terminate().then(() => {
               try {
-                if (run) onRun!.run(worker, run);
+                if (run) onRun!(run);
                 else onTable(state!);
                 handedOver++;
                 if (handedOver === pool.length) resolve();
@@ -200,21 +188,9 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
     options.onProgress?.(done, totalParts);
   };
   const table = options.into ?? new FlowTable();
-  let runs: FlowColumns[] = [];
-  let runPlan: MergePlan | undefined;
+  const runs: FlowColumns[] = [];
   if (workers > 0 && tasks.length > 0) {
-    // Runs in the order their keys came, planned as soon as every worker's keys are in.
-    const keysOf = new Map<Worker, RunKeys>();
-    const runOf = new Map<Worker, FlowColumns>();
-    const handlers: RunHandlers = {
-      keys(worker, keys, of) {
-        keysOf.set(worker, keys);
-        if (keysOf.size === of) runPlan = planOfKeys([...keysOf.values()]);
-      },
-      run(worker, run) { runOf.set(worker, { ...run, strings: keysOf.get(worker)!.strings }); },
-    };
-    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state), options.runs ? handlers : undefined, options.onReading);
-    runs = [...keysOf.keys()].map((worker) => runOf.get(worker)!);
+    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state), options.runs ? (run) => runs.push(run) : undefined, options.onReading);
   } else {
     await endIdleWorkers(); // started ahead for a larger input than this
     options.onReading?.();
@@ -245,5 +221,5 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
     }
     lineOffset += p.lines;
   }
-  return { table, runs, runPlan, accounts, snapshots, carefulLines };
+  return { table, runs, accounts, snapshots, carefulLines };
 }

@@ -13,12 +13,9 @@ const table = new FlowTable({ shared: true });
 
 parentPort!.on('message', (message: { id: number; task?: ScanTask; run?: boolean }) => {
   if (message.run) {
-    // The flows in snapshot order, sorted here (on every worker at once) for a snapshot writer:
-    // their keys and strings first (the merge is planned meanwhile), then the whole run.
-    const run = sortedRunOfTable(table, undefined, (keys) => {
-      parentPort!.postMessage({ id: message.id, runKeys: keys }, [keys.perimeter, keys.profile, keys.category, keys.peer].map((a) => a.buffer as ArrayBuffer));
-    });
-    parentPort!.postMessage({ id: message.id, run: { ...run, strings: [] } }, columnsTransferList(run));
+    // The flows in snapshot order, sorted here (on every worker at once) for a snapshot writer.
+    const run = sortedRunOfTable(table);
+    parentPort!.postMessage({ id: message.id, run }, columnsTransferList(run));
     return;
   }
   if (!message.task) {

@@ -1,11 +1,10 @@
 // Analyze stage: merges the workers' sorted runs into the snapshot writer. Each worker hands over
 // its flows already in snapshot order (sortedRunOfTable in flow-order.ts, computed on all workers
-// at once), their keys first: the main thread plans the merge from the keys (planOfKeys) while the
-// workers gather the rest, then walks the runs side by side, combining a flow found in several,
-// and gives the writer one batch at a time — instead of merging tables by hash and sorting the
-// result on one thread. The strings of the output are all the runs' strings, in text order, so an
-// output id is a rank and ids taken from any run keep their order (the writer's dictionaries hold
-// only the values in use).
+// at once); the main thread plans the merge from the runs' keys (planOfKeys), then walks the runs
+// side by side, combining a flow found in several, and gives the writer one batch at a time —
+// instead of merging tables by hash and sorting the result on one thread. The strings of the
+// output are all the runs' strings, in text order, so an output id is a rank and ids taken from
+// any run keep their order (the writer's dictionaries hold only the values in use).
 
 import { OPERATION_SAMPLE_SIZE } from '../model/flow-summary.js';
 import { formatIPv4 } from '../model/ip.js';
@@ -15,7 +14,7 @@ import { PEER_CODE, type FlowColumns } from './flow-table.js';
 import type { SnapshotRows, UsedValues } from './snapshot.js';
 
 /** What a merge plan needs of a run: its rows' keys (in snapshot order) and its strings. */
-export type RunKeys = Pick<FlowColumns, 'strings' | 'length' | 'perimeter' | 'profile' | 'category' | 'peer'>;
+type RunKeys = Pick<FlowColumns, 'strings' | 'length' | 'perimeter' | 'profile' | 'category' | 'peer'>;
 
 /** A run with its ids mapped to the output's. */
 interface Run<C extends RunKeys = FlowColumns> {
@@ -31,12 +30,11 @@ interface Run<C extends RunKeys = FlowColumns> {
 }
 
 /**
- * How runs merge, worked out from their keys alone (so it can be made while the workers still
- * gather the rest of their runs): the output's strings (all the runs' strings, in text order, so
- * an output id is a rank and ids taken from any run keep their order), each run's map to them,
- * and per output row the row of each run that holds it (−1 when none).
+ * How runs merge, worked out from their keys alone: the output's strings (all the runs' strings,
+ * in text order, so an output id is a rank and ids taken from any run keep their order), each
+ * run's map to them, and per output row the row of each run that holds it (−1 when none).
  */
-export interface MergePlan {
+interface MergePlan {
   strings: string[];
   runs: Run<RunKeys>[];
   length: number;
@@ -48,8 +46,8 @@ export interface MergePlan {
 }
 
 /** The rows of `runs` (each in snapshot order) merged, flows found in several runs combined. */
-export function mergedRows(runs: readonly FlowColumns[], plan: MergePlan = planOfKeys(runs)): SnapshotRows {
-  if (plan.runs.length !== runs.length || plan.runs.some((r, k) => r.c.length !== runs[k]!.length)) throw new Error('the merge plan is of other runs');
+export function mergedRows(runs: readonly FlowColumns[]): SnapshotRows {
+  const plan = planOfKeys(runs);
   const mapped = plan.runs.map((r, k): Run => ({ ...r, c: runs[k]! }));
   const { strings, sources } = plan;
   let r0 = 0;
@@ -67,7 +65,7 @@ export function mergedRows(runs: readonly FlowColumns[], plan: MergePlan = planO
 }
 
 /** The merge plan of runs with these keys (see MergePlan). */
-export function planOfKeys(keys: readonly RunKeys[]): MergePlan {
+function planOfKeys(keys: readonly RunKeys[]): MergePlan {
   const texts = new Set<string>();
   for (const c of keys) for (const text of c.strings) texts.add(text);
   const strings = [...texts].sort();

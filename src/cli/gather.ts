@@ -1,8 +1,6 @@
 // CLI: reads a command's inputs (paths, snapshots, workspaces, clusters) into one FlowSummary, prints the accounts on
 // stderr and enforces --strict. Every command that reads logs goes through here.
 
-import { sortedRun } from '../analyze/flow-order.js';
-import { mergedRows } from '../analyze/sorted-runs.js';
 import { NspError } from '../errors.js';
 import { releaseMemoryNow } from '../release-memory.js';
 import type { FlowTable } from '../analyze/flow-table.js';
@@ -57,16 +55,17 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
     get summary() { return whole().summary; },
     get table() { return whole().table; },
     async takeSnapshotRows() {
-      const { table, runs, runPlan } = held();
+      const { table, runs } = held();
+      const { sortedRun } = await import('../analyze/flow-order.js');
       const { tableRows } = await import('../analyze/snapshot.js');
+      const { mergedRows } = await import('../analyze/sorted-runs.js');
       // Merged tables leave their memories behind: collected before the copy, and the table after it.
       releaseMemoryNow(table.flowCount);
       const columns = table.exportColumns();
       flows = null;
       releaseMemoryNow(columns.length);
       if (runs.length === 0) return tableRows(columns);
-      // The workers' runs come with their merge planned; flows merged here make a run of their own.
-      return columns.length > 0 ? mergedRows([...runs, sortedRun(columns)]) : mergedRows(runs, runPlan);
+      return mergedRows(columns.length > 0 ? [...runs, sortedRun(columns)] : runs);
     },
     reporter,
   };
