@@ -1,4 +1,4 @@
-// Build step (after tsc): bundles the compiled CLI, its worker and the worker pool into
+// Build step (after tsc): bundles the compiled CLI, its workers and the worker pool into
 // dist/src/bundle/, which bin/nsp-advisor.js runs. A run then loads a few files instead of about
 // 150 modules (ours and yargs'), so it reaches its first worker task a tenth of a second sooner.
 // Other packages stay outside (most load only when a command needs them); the WebAssembly fold
@@ -19,6 +19,7 @@ await build({
     cli: `${root}dist/src/cli/main.js`,
     'worker-pool': `${root}dist/src/analyze/worker-pool.js`,
     'scan-worker': `${root}dist/src/analyze/scan-worker.js`,
+    'snapshot-write-worker': `${root}dist/src/analyze/snapshot-write-worker.js`,
   },
   platform: 'node',
   external: (id) => !id.startsWith('.') && !id.startsWith('/') && !BUNDLED.test(id),

@@ -155,6 +155,19 @@ describe('FlowSummary', () => {
     for (const columns of columnsFromSnapshot(bytes, 'mem')) back.importColumns(columns);
     expect(back.flowCount).toBe(70_000);
     expect(Buffer.from(snapshotBytesFromTable(back)).equals(Buffer.from(bytes))).toBe(true);
+
+    // A writer thread fed the merge's batches writes the same bytes.
+    const { SnapshotWriterThread } = await import('../src/analyze/snapshot-writer.js');
+    const { mergedRows } = await import('../src/analyze/sorted-runs.js');
+    const { sortedRunOfTable } = await import('../src/analyze/flow-order.js');
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'nspa-writer-'));
+    await new SnapshotWriterThread().write(join(dir, 'flows.arrow'), mergedRows([sortedRunOfTable(table)]));
+    expect(readFileSync(join(dir, 'flows.arrow')).equals(Buffer.from(bytes))).toBe(true);
+    // A path it cannot write: the output error, and no file left behind.
+    await expect(new SnapshotWriterThread().write(join(dir, 'missing', 'flows.arrow'), mergedRows([sortedRunOfTable(table)]))).rejects.toThrow(/Cannot write/);
+    expect(readdirSync(dir)).toEqual(['flows.arrow']);
+    await new SnapshotWriterThread().close(); // started, never used
   });
 
   it('takes over a table handed from another thread, or merges it into one that holds flows', async () => {

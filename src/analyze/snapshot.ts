@@ -158,7 +158,7 @@ function utf8OfCodes(codes: Float64Array, strings: readonly string[]): Data<Utf8
   return b.data();
 }
 
-/** Rows per record batch: the writer holds one batch's columns at a time, not the whole file's. */
+/** Rows per record batch: the writer holds one batch's columns at a time, not the whole file's (snapshot-writer.ts uses the same). */
 const BATCH_ROWS = 1 << 16;
 
 /** For each dictionary column, which values appear in it (ids, category indexes, kind ranks). */
@@ -224,24 +224,34 @@ export function writeSnapshot(c: FlowColumns, write: (chunk: Uint8Array) => void
  * one record batch at a time.
  */
 export function writeSnapshotRows(rows: SnapshotRows, write: (chunk: Uint8Array) => void): void {
-  const strings = rows.strings;
-  const perimeters = new SortedDictionary(strings, rows.used.perimeter, 0);
-  const profiles = new SortedDictionary(strings, rows.used.profile, 1);
-  const categoryDictionary = new SortedDictionary(categories.map((x) => x.name), rows.used.category, 2);
-  const kindDictionary = new SortedDictionary(KIND_NAMES, rows.used.kind, 3);
-  const resourceNames = new SortedDictionary(strings, rows.used.res, 4);
-  const ruleNames = new SortedDictionary(strings, rows.used.rules, 5);
-  const operationNames = new SortedDictionary(strings, rows.used.ops, 6);
+  const writer = new SnapshotWriter(rows.strings, rows.used, write);
+  for (let b = rows.next(BATCH_ROWS); b; b = rows.next(BATCH_ROWS)) writer.add(b);
+  writer.finish();
+}
 
-  const writer = new RecordBatchFileWriter();
-  writer.reset(new ChunkSink(write));
-  let schema: Schema | undefined;
-  for (;;) {
-    let b = rows.next(BATCH_ROWS);
-    if (!b) {
-      if (schema) break;
-      b = columnsFromSummary({ flows: new Map() }); // no flows: one empty batch, for the schema
-    }
+/**
+ * The writer of writeSnapshotRows, fed a batch at a time (in order, lists in order, ids into
+ * `strings`): on this thread, or on a writer thread (snapshot-writer.ts) that the merge feeds.
+ */
+export class SnapshotWriter {
+  readonly #perimeters: SortedDictionary; readonly #profiles: SortedDictionary; readonly #categories: SortedDictionary;
+  readonly #kinds: SortedDictionary; readonly #resources: SortedDictionary; readonly #rules: SortedDictionary; readonly #operations: SortedDictionary;
+  readonly #writer = new RecordBatchFileWriter();
+  #schema: Schema | undefined;
+
+  constructor(strings: readonly string[], used: UsedValues, write: (chunk: Uint8Array) => void) {
+    this.#perimeters = new SortedDictionary(strings, used.perimeter, 0);
+    this.#profiles = new SortedDictionary(strings, used.profile, 1);
+    this.#categories = new SortedDictionary(categories.map((x) => x.name), used.category, 2);
+    this.#kinds = new SortedDictionary(KIND_NAMES, used.kind, 3);
+    this.#resources = new SortedDictionary(strings, used.res, 4);
+    this.#rules = new SortedDictionary(strings, used.rules, 5);
+    this.#operations = new SortedDictionary(strings, used.ops, 6);
+    this.#writer.reset(new ChunkSink(write));
+  }
+
+  /** Writes the rows of `b` as one record batch (or several, as apache-arrow splits them). */
+  add(b: FlowColumns): void {
     const m = b.length;
     const list = (offsets: Int32Array): { listOffsets: Int32Array } => ({ listOffsets: offsets });
     const kinds = new Int32Array(m);
@@ -249,10 +259,10 @@ export function writeSnapshotRows(rows: SnapshotRows, write: (chunk: Uint8Array)
     for (let r = 0; r < m; r++) { kinds[r] = peerKindRank(b.peer[r]!); daysSeen[r] = b.dayOffsets[r + 1]! - b.dayOffsets[r]!; }
     const columns = {
       // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
-      perimeterId: perimeters.data(b.perimeter),
-      profile: profiles.data(b.profile),
-      category: categoryDictionary.data(b.category),
-      peerKind: kindDictionary.data(kinds),
+      perimeterId: this.#perimeters.data(b.perimeter),
+      profile: this.#profiles.data(b.profile),
+      category: this.#categories.data(b.category),
+      peerKind: this.#kinds.data(kinds),
       peer: utf8OfCodes(b.peer, b.strings),
       hits: makeData({ type: new Float64(), length: m, nullCount: 0, data: b.hits }),
       firstSeen: timeColumn(b.first),
@@ -261,18 +271,22 @@ export function writeSnapshotRows(rows: SnapshotRows, write: (chunk: Uint8Array)
       days: listOf(list(b.dayOffsets), makeData({ type: new Int32(), length: b.days.length, nullCount: 0, data: b.days })),
       dayHits: listOf(list(b.dayOffsets), makeData({ type: new Float64(), length: b.dayHits.length, nullCount: 0, data: b.dayHits })),
       // Names in lists repeat across flows: dictionary-encoded like the key columns.
-      resources: listOf(list(b.resOffsets), resourceNames.data(b.res)),
-      matchedRules: listOf(list(b.ruleOffsets), ruleNames.data(b.rules)),
+      resources: listOf(list(b.resOffsets), this.#resources.data(b.res)),
+      matchedRules: listOf(list(b.ruleOffsets), this.#rules.data(b.rules)),
       matchedRuleHits: listOf(list(b.ruleOffsets), makeData({ type: new Float64(), length: b.ruleHits.length, nullCount: 0, data: b.ruleHits })),
       sourceIps: listOf(list(b.ipOffsets), utf8OfCodes(b.ips, b.strings)),
-      operations: listOf(list(b.opOffsets), operationNames.data(b.ops)),
+      operations: listOf(list(b.opOffsets), this.#operations.data(b.ops)),
     };
     const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
-    schema ??= new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
-    for (const batch of plain.batches) writer.write(new RecordBatch(schema, batch.data));
-    if (m === 0) break;
+    this.#schema ??= new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));
+    for (const batch of plain.batches) this.#writer.write(new RecordBatch(this.#schema, batch.data));
   }
-  writer.finish();
+
+  /** Ends the file (with no flows: one empty batch, for the schema). */
+  finish(): void {
+    if (!this.#schema) this.add(columnsFromSummary({ flows: new Map() }));
+    this.#writer.finish();
+  }
 }
 
 /** An apache-arrow byte sink that hands every chunk on as soon as the writer makes it. */

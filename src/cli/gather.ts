@@ -57,14 +57,14 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
     async takeSnapshotRows() {
       const { table, runs } = held();
       const { sortedRun } = await import('../analyze/flow-order.js');
-      const { tableRows } = await import('../analyze/snapshot.js');
       const { mergedRows } = await import('../analyze/sorted-runs.js');
       // Merged tables leave their memories behind: collected before the copy, and the table after it.
       releaseMemoryNow(table.flowCount);
       const columns = table.exportColumns();
       flows = null;
       releaseMemoryNow(columns.length);
-      if (runs.length === 0) return tableRows(columns);
+      // apache-arrow (snapshot.js) loads here only without runs: a writer thread may write them.
+      if (runs.length === 0) return (await import('../analyze/snapshot.js')).tableRows(columns);
       return mergedRows(columns.length > 0 ? [...runs, sortedRun(columns)] : runs);
     },
     reporter,

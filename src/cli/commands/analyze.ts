@@ -5,6 +5,7 @@ import { sortedFlows, summaryToJSON } from '../../analyze/aggregate.js';
 import { lookupCategory } from '../../model/category.js';
 import { EXIT, inputOptions, outputText, redactOption, type CommandSpec } from '../command.js';
 import { gatherCommandInputs } from '../gather.js';
+import { SnapshotWriterThread } from '../../analyze/snapshot-writer.js';
 import { formatCount } from '../report.js';
 import { shortName } from '../../model/text.js';
 
@@ -19,25 +20,39 @@ export const analyzeCommand: CommandSpec = {
     .option('out', { type: 'string', describe: 'Write the flows as an Arrow IPC snapshot to this file' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the flows as JSON on stdout' }))),
   async run(args, io, deps) {
-    // The snapshot writer (apache-arrow) loads while workers read the logs: the main thread is
-    // idle then (loaded before, it would hold back their start by a tenth of a second).
+    // With nothing else to print, workers sort their own flows and the main thread merges them
+    // into batches (sorted-runs.ts) that a writer thread writes meanwhile (snapshot-writer.ts);
+    // the table is released before: a large run holds the flows once, not twice.
+    const snapshotOnly = typeof args.out === 'string' && !args.json;
+    // The snapshot writer (apache-arrow) loads while workers read the logs — on its thread, or on
+    // this one when it is idle then (loaded before, it would hold back their start).
     let writer: Promise<typeof import('../../analyze/snapshot.js')> | undefined;
-    const loadWriter = (): Promise<typeof import('../../analyze/snapshot.js')> => {
+    let writerThread: SnapshotWriterThread | undefined;
+    const loadWriter = (): void => {
+      if (snapshotOnly) { writerThread ??= new SnapshotWriterThread(); return; }
       writer ??= import('../../analyze/snapshot.js');
       writer.catch(() => {}); // awaited below; a failure surfaces there
-      return writer;
     };
-    // With nothing else to print, workers sort their own flows and the main thread merges them
-    // into the snapshot (sorted-runs.ts); the table is released before: a large run holds the
-    // flows once, not twice.
-    const snapshotOnly = typeof args.out === 'string' && !args.json;
-    const inputs = await gatherCommandInputs(args, io, deps, { snapshotOnly, onReading: typeof args.out === 'string' ? loadWriter : undefined });
-    const { reporter } = inputs;
-    if (typeof args.out === 'string') {
-      const { tableRows, writeSnapshotFile } = await loadWriter();
-      const rows = snapshotOnly ? await inputs.takeSnapshotRows() : tableRows(inputs.table.exportColumns());
-      await writeSnapshotFile(args.out, rows);
-      reporter.line(`wrote ${formatCount(rows.length)} flows to ${args.out}`);
+    let inputs: Awaited<ReturnType<typeof gatherCommandInputs>>;
+    try {
+      inputs = await gatherCommandInputs(args, io, deps, { snapshotOnly, onReading: typeof args.out === 'string' ? loadWriter : undefined });
+      if (typeof args.out === 'string') {
+        loadWriter();
+        let flows: number;
+        if (snapshotOnly) {
+          const rows = await inputs.takeSnapshotRows();
+          await writerThread!.write(args.out, rows);
+          flows = rows.length;
+        } else {
+          const { tableRows, writeSnapshotFile } = await writer!;
+          const rows = tableRows(inputs.table.exportColumns());
+          await writeSnapshotFile(args.out, rows);
+          flows = rows.length;
+        }
+        inputs.reporter.line(`wrote ${formatCount(flows)} flows to ${args.out}`);
+      }
+    } finally {
+      await writerThread?.close(); // a failed run's (one that wrote is ended already)
     }
     if (args.json) io.stdout.write(outputText(args, `${JSON.stringify(summaryToJSON(inputs.summary), null, 2)}\n`));
     else if (typeof args.out !== 'string') {
