@@ -1,7 +1,7 @@
 // Benchmark helper: where the time of `analyze --out` goes on a cached corpus, phase by phase,
 // in one process — module load, reading on 2 workers until the last task, the workers sorting
-// their flows (sorted runs), the merge plan and the snapshot written (with fsync) — plus one
-// thread's folding speed. Usage (after `npm run bench` made the corpus):
+// their flows (sorted runs), the merge plan and the snapshot merged and written (by a writer
+// thread, with fsync) — plus one thread's folding speed. Usage (after `npm run bench` made the corpus):
 //   npm run bench:phases -- [--size-mb 1024]
 
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -18,13 +18,14 @@ const ms = (from: number, to = performance.now()): string => `${(to - from).toFi
 
 let t = performance.now();
 const { analyzeFiles } = await import('../src/analyze/parallel.js');
-const { writeSnapshotFile } = await import('../src/analyze/snapshot.js');
+const { SnapshotWriterThread } = await import('../src/analyze/snapshot-writer.js');
 const { mergedRows } = await import('../src/analyze/sorted-runs.js');
 const { FlowTable } = await import('../src/analyze/flow-table.js');
 const { JsonlFolder } = await import('../src/analyze/scan-jsonl.js');
 const { foldPlainRange } = await import('../src/analyze/scan-file.js');
 console.log(`module load ${ms(t)}`);
 
+const writer = new SnapshotWriterThread(); // as the CLI does: started while the workers read
 t = performance.now();
 let lastTask = 0;
 const { runs } = await analyzeFiles([{ path: corpus }], {
@@ -36,8 +37,8 @@ const rows = mergedRows(runs);
 console.log(`merge plan ${ms(t)} (${rows.length.toLocaleString('en-US')} flows)`);
 const dir = mkdtempSync(join(tmpdir(), 'nspa-phases-'));
 t = performance.now();
-await writeSnapshotFile(join(dir, 'flows.arrow'), rows);
-console.log(`snapshot written ${ms(t)} (${(statSync(join(dir, 'flows.arrow')).size / 1048576).toFixed(0)} MB)`);
+await writer.write(join(dir, 'flows.arrow'), rows);
+console.log(`snapshot merged and written ${ms(t)} (${(statSync(join(dir, 'flows.arrow')).size / 1048576).toFixed(0)} MB)`);
 rmSync(dir, { recursive: true, force: true });
 
 t = performance.now();
