@@ -139,12 +139,13 @@ export function stringRanks(c: FlowColumns): { rank: Int32Array; count: number }
 const GATHER_BELOW_FLOWS = 500_000;
 
 /** Ranks of all `strings` (distinct, as an interner's) in code-unit order. */
-function rankAll(strings: readonly string[]): { rank: Int32Array; count: number } {
+function rankAll(strings: readonly string[]): { rank: Int32Array; count: number; order: Int32Array } {
   const idOf = new Map<string, number>();
   strings.forEach((text, id) => idOf.set(text, id));
   const rank = new Int32Array(strings.length);
-  [...strings].sort().forEach((text, r) => { rank[idOf.get(text)!] = r; });
-  return { rank, count: strings.length };
+  const order = new Int32Array(strings.length);
+  [...strings].sort().forEach((text, r) => { const id = idOf.get(text)!; rank[id] = r; order[r] = id; });
+  return { rank, count: strings.length, order };
 }
 
 /** The rows of `c` in snapshot order, and each row's list items in their order. */
@@ -249,7 +250,8 @@ export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BEL
   // records are read in order); a large one is exported in order straight away (one copy).
   if (table.flowCount < gatherBelowFlows) {
     const c = table.exportColumns();
-    return gatherRows(c, orderFlows(c, ranks), 0, c.length);
+    // The strings' text order goes along: a merge of runs takes their union in one pass.
+    return { ...gatherRows(c, orderFlows(c, ranks), 0, c.length), stringOrder: ranks.order };
   }
   const order = flowOrder(table.keyColumns(), rank, count, CATEGORY_RANK);
   releaseMemoryNow(order.length); // the keys and the sort's temporaries, before the copy
@@ -260,5 +262,6 @@ export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BEL
   sortRowsInPlace(c.ruleOffsets, c.rules, c.ruleHits, byRank);
   sortRowsInPlace(c.opOffsets, c.ops, null, byRank);
   sortRowsInPlace(c.ipOffsets, c.ips, null, (x, y) => byCodeUnit(ipOfCode(x, c.strings), ipOfCode(y, c.strings)));
+  c.stringOrder = ranks.order;
   return c;
 }

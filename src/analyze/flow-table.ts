@@ -869,6 +869,8 @@ function ipCodeOfText(interner: Interner, text: string): number {
 /** Flows as columns; see FlowTable.exportColumns(). Peer and IP codes refer to `strings`. */
 export interface FlowColumns {
   strings: string[];
+  /** The ids of `strings` in text order, when they are distinct (a worker's sorted run sends them). */
+  stringOrder?: Int32Array;
   length: number;
   perimeter: Int32Array; profile: Int32Array; category: Int32Array; peer: Float64Array;
   hits: Float64Array; first: Float64Array; last: Float64Array;

@@ -14,7 +14,7 @@ import { PEER_CODE, type FlowColumns } from './flow-table.js';
 import type { SnapshotRows, UsedValues } from './snapshot.js';
 
 /** What a merge plan needs of a run: its rows' keys (in snapshot order) and its strings. */
-type RunKeys = Pick<FlowColumns, 'strings' | 'length' | 'perimeter' | 'profile' | 'category' | 'peer'>;
+type RunKeys = Pick<FlowColumns, 'strings' | 'stringOrder' | 'length' | 'perimeter' | 'profile' | 'category' | 'peer'>;
 
 /** A run with its ids mapped to the output's. */
 interface Run<C extends RunKeys = FlowColumns> {
@@ -66,19 +66,46 @@ export function mergedRows(runs: readonly FlowColumns[]): SnapshotRows {
 
 /** The merge plan of runs with these keys (see MergePlan). */
 function planOfKeys(keys: readonly RunKeys[]): MergePlan {
-  const texts = new Set<string>();
-  for (const c of keys) for (const text of c.strings) texts.add(text);
-  const strings = [...texts].sort();
-  const idOf = new Map<string, number>();
-  strings.forEach((text, id) => idOf.set(text, id));
-  const runs = keys.map((c): Run<RunKeys> => {
-    const out = new Int32Array(c.strings.length);
-    for (let id = 0; id < out.length; id++) out[id] = idOf.get(c.strings[id]!)!;
-    const run: Run<RunKeys> = { c, out, group: null, peer: null };
+  const { strings, outs } = unionOfStrings(keys);
+  const runs = keys.map((c, k): Run<RunKeys> => {
+    const run: Run<RunKeys> = { c, out: outs[k]!, group: null, peer: null };
     sortKeys(run, strings.length);
     return run;
   });
   return { strings, runs, ...planMerge(runs, strings) };
+}
+
+/**
+ * All the runs' strings in text order, and each run's map to them: merged from the runs' own text
+ * orders when every run has one (a worker's sorted run), else sorted here.
+ */
+function unionOfStrings(runs: readonly RunKeys[]): { strings: string[]; outs: Int32Array[] } {
+  const outs = runs.map((c) => new Int32Array(c.strings.length));
+  if (runs.every((c) => c.stringOrder)) {
+    const strings: string[] = [];
+    const heads = new Int32Array(runs.length);
+    for (;;) {
+      let text: string | null = null;
+      for (let k = 0; k < runs.length; k++) {
+        const { strings: own, stringOrder } = runs[k]!;
+        if (heads[k]! < stringOrder!.length) { const t = own[stringOrder![heads[k]!]!]!; if (text === null || t < text) text = t; }
+      }
+      if (text === null) break;
+      for (let k = 0; k < runs.length; k++) {
+        const { strings: own, stringOrder } = runs[k]!;
+        if (heads[k]! < stringOrder!.length && own[stringOrder![heads[k]!]!] === text) outs[k]![stringOrder![heads[k]!++]!] = strings.length;
+      }
+      strings.push(text);
+    }
+    return { strings, outs };
+  }
+  const texts = new Set<string>();
+  for (const c of runs) for (const text of c.strings) texts.add(text);
+  const strings = [...texts].sort();
+  const idOf = new Map<string, number>();
+  strings.forEach((text, id) => idOf.set(text, id));
+  runs.forEach((c, k) => { for (let id = 0; id < c.strings.length; id++) outs[k]![id] = idOf.get(c.strings[id]!)!; });
+  return { strings, outs };
 }
 
 // Sort keys pack (perimeter, profile, category, peer kind) in one exact double while the output
