@@ -5,12 +5,14 @@
 // is copied next to the bundle, where fold-engine.ts looks for it.
 
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = `${root}dist/src/bundle`;
-// yargs and the packages it uses: always loaded, so bundled with the CLI.
+// yargs and the packages it uses: always loaded, so bundled with the CLI (its messages are then
+// always in English: its locale files are not found from the bundle).
 const BUNDLED = /^(yargs|yargs-parser|y18n|cliui|escalade|get-caller-file|string-width|strip-ansi|wrap-ansi|ansi-regex|ansi-styles|emoji-regex|get-east-asian-width)(\/|$)/;
 
 rmSync(out, { recursive: true, force: true });
@@ -22,7 +24,8 @@ await build({
     'snapshot-write-worker': `${root}dist/src/analyze/snapshot-write-worker.js`,
   },
   platform: 'node',
-  external: (id) => !id.startsWith('.') && !id.startsWith('/') && !BUNDLED.test(id),
+  // Packages are external but yargs'; our modules (relative or absolute paths) are bundled.
+  external: (id) => !id.startsWith('.') && !isAbsolute(id) && !BUNDLED.test(id),
   output: { dir: out, format: 'esm' },
   logLevel: 'warn',
 });

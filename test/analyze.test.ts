@@ -172,6 +172,12 @@ describe('FlowSummary', () => {
     await expect(new SnapshotWriterThread().write(join(dir, 'missing', 'flows.arrow'), mergedRows([sortedRunOfTable(table)]))).rejects.toThrow(/Cannot write/);
     expect(readdirSync(dir)).toEqual(['flows.arrow']);
     await new SnapshotWriterThread().close(); // started, never used
+    // The merge failing after a batch went to the thread: the thread is ended first, nothing is left.
+    const rows = mergedRows([sortedRunOfTable(table)]);
+    let calls = 0;
+    const failing = { ...rows, next: (n: number) => { if (calls++ === 1) throw new Error('merge failed'); return rows.next(n); } };
+    await expect(new SnapshotWriterThread().write(join(dir, 'failed.arrow'), failing)).rejects.toThrow(/merge failed/);
+    expect(readdirSync(dir)).toEqual(['flows.arrow']);
   });
 
   it('takes over a table handed from another thread, or merges it into one that holds flows', async () => {

@@ -115,9 +115,11 @@ interface WorkerMessage {
 async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void,
   onRun?: (run: FlowColumns) => void, onStarted?: () => void): Promise<void> {
   let next = 0;
-  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => takeWorker());
-  onStarted?.();
+  // Taken inside the try: a worker that cannot start (or onStarted failing) ends those taken before.
+  const pool: Worker[] = [];
   try {
+    for (let i = Math.min(workers, tasks.length); i > 0; i--) pool.push(takeWorker());
+    onStarted?.();
     const ended = new Set<Worker>();
     await new Promise<void>((resolve, reject) => {
       // Workers out of tasks hand over at once, one at a time (the first is taken over while the

@@ -71,16 +71,21 @@ export class SnapshotWriterThread {
     this.#worker.ref();
     try {
       await writeFileAtomicWith(path, async (fd) => {
-        await this.#until(() => this.#ready);
-        this.#post({ start: { fd, strings: rows.strings as string[], used: rows.used } });
-        for (let b = rows.next(BATCH_ROWS); b; b = rows.next(BATCH_ROWS)) {
-          await this.#until(() => this.#ahead < AHEAD);
-          const { strings: _, ...batch } = b;
-          this.#ahead++;
-          this.#post({ batch }, columnsTransferList(b));
+        try {
+          await this.#until(() => this.#ready);
+          this.#post({ start: { fd, strings: rows.strings as string[], used: rows.used } });
+          for (let b = rows.next(BATCH_ROWS); b; b = rows.next(BATCH_ROWS)) {
+            await this.#until(() => this.#ahead < AHEAD);
+            const { strings: _, ...batch } = b;
+            this.#ahead++;
+            this.#post({ batch }, columnsTransferList(b));
+          }
+          this.#post({ end: true });
+          await this.#until(() => this.#finished);
+        } catch (error) {
+          await this.close(); // before the file is closed: batches still queued are never written to it
+          throw error;
         }
-        this.#post({ end: true });
-        await this.#until(() => this.#finished);
       });
     } finally {
       await this.close();

@@ -19,8 +19,9 @@ function workerUrl(): URL {
   return new URL('./scan-worker.js', here);
 }
 
-// Started ahead of a run and not yet taken: unreferenced, so they never keep the process alive.
-const idle: Worker[] = [];
+// Started ahead of a run and not yet taken: unreferenced, so they never keep the process alive;
+// each with the listener that drops it from here if it fails while idle.
+const idle: { worker: Worker; drop: () => void }[] = [];
 
 /** Starts `count` workers ahead of the run that will take them (takeWorker). */
 export function prestartWorkers(count: number): void {
@@ -28,10 +29,10 @@ export function prestartWorkers(count: number): void {
     const worker = new Worker(workerUrl());
     worker.unref();
     // An idle worker that fails is dropped; a run that takes it sees its own errors.
-    const drop = (): void => { const at = idle.indexOf(worker); if (at >= 0) idle.splice(at, 1); };
+    const drop = (): void => { const at = idle.findIndex((w) => w.worker === worker); if (at >= 0) idle.splice(at, 1); };
     worker.once('error', drop);
     worker.once('exit', drop);
-    idle.push(worker);
+    idle.push({ worker, drop });
   }
 }
 
@@ -63,14 +64,16 @@ export function idleWorkerCount(): number {
 
 /** A started worker for a run: one started ahead when there is one, else a new one. */
 export function takeWorker(): Worker {
-  const worker = idle.shift();
-  if (!worker) return new Worker(workerUrl());
-  worker.removeAllListeners();
+  const taken = idle.shift();
+  if (!taken) return new Worker(workerUrl());
+  const { worker, drop } = taken;
+  worker.off('error', drop);
+  worker.off('exit', drop);
   worker.ref();
   return worker;
 }
 
 /** Ends the workers started ahead that no run took. */
 export async function endIdleWorkers(): Promise<void> {
-  await Promise.all(idle.splice(0).map((w) => w.terminate()));
+  await Promise.all(idle.splice(0).map(({ worker }) => worker.terminate()));
 }
