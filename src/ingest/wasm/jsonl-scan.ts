@@ -107,6 +107,8 @@ export function setup(cap: i32): usize {
   memory.fill(keyCounts, 0, CTX_COUNT * 4);
   templates = alloc(TEMPLATES * TEMPLATE);
   memory.fill(templates, 0, TEMPLATES * TEMPLATE);
+  sharedPrefix = alloc(TEMPLATES * TEMPLATES * 4);
+  for (let i = 0; i < TEMPLATES * TEMPLATES; i++) store<i32>(sharedPrefix + <usize>(i * 4), -1);
   lastTemplate = 0;
   nextTemplate = 0;
   recording = alloc(TEMPLATE_VALUES * 16);
@@ -490,10 +492,7 @@ export function scanLine(start: usize, end: usize): i32 {
   v128.store(kinds, i64x2.splat(0)); // FIELDS (16) kinds
   lineEnd = end;
   sawMatched = 0;
-  for (let i = 0; i < TEMPLATES; i++) {
-    const t = (lastTemplate + i) % TEMPLATES;
-    if (matchTemplate(templates + <usize>(t * TEMPLATE), start, end)) { lastTemplate = t; return 1; }
-  }
+  if (matchTemplates(start, end)) return 1;
   recorded = 0;
   unlikeTemplate = end - start > <usize>TEMPLATE_BYTES;
   let p = skipWs(start);
@@ -514,7 +513,9 @@ export function scanLine(start: usize, end: usize): i32 {
 // structure, keys and fields: only the values are found (their ends, as the full scan finds them)
 // and set. Anything else — a byte that differs between values, another kind of value — and the
 // line is read in full. Nested values nobody needs (objects, arrays, literals) and white space are
-// part of the template's bytes.
+// part of the template's bytes. Templates of one file share long prefixes (camelCase and
+// PascalCase lines, inbound and outbound ones): a line that leaves one template after k values
+// goes on with a template that shares exactly those k values, without reading them again.
 
 const TEMPLATES: i32 = 4;
 const TEMPLATE_BYTES: i32 = 2048;
@@ -527,6 +528,8 @@ const T_SLOTS: usize = 16;
 const T_BYTES: usize = T_SLOTS + <usize>(TEMPLATE_VALUES * 16);
 const TEMPLATE: i32 = <i32>T_BYTES + TEMPLATE_BYTES + SLACK;
 let templates: usize = 0;
+// Per pair of templates, how many leading values they share (sharedValues), −1 when either is empty.
+let sharedPrefix: usize = 0;
 let lastTemplate = 0;
 let nextTemplate = 0;
 // The values of the line being read in full, for makeTemplate() (absolute addresses).
@@ -548,9 +551,10 @@ function recordValue(s: usize, e: usize, kind: u8, field: i32): void {
 
 /** Makes the line just read in full [start, end) a template, in place of the oldest. */
 function makeTemplate(start: usize, end: usize): void {
-  const t = templates + <usize>(nextTemplate * TEMPLATE);
-  lastTemplate = nextTemplate;
-  nextTemplate = (nextTemplate + 1) % TEMPLATES;
+  const n = nextTemplate;
+  const t = templates + <usize>(n * TEMPLATE);
+  lastTemplate = n;
+  nextTemplate = (n + 1) % TEMPLATES;
   store<i32>(t, <i32>(end - start), T_LENGTH);
   store<i32>(t, recorded, T_VALUES);
   for (let i = 0; i < recorded; i++) {
@@ -562,41 +566,112 @@ function makeTemplate(start: usize, end: usize): void {
     store<i32>(to, load<i32>(from, 12), 12);
   }
   memory.copy(t + T_BYTES, start, end - start);
+  for (let o = 0; o < TEMPLATES; o++) {
+    const shared = o == n ? -1 : sharedValues(t, templates + <usize>(o * TEMPLATE));
+    store<i32>(sharedPrefix + <usize>((n * TEMPLATES + o) * 4), shared);
+    store<i32>(sharedPrefix + <usize>((o * TEMPLATES + n) * 4), shared);
+  }
 }
 
 /**
- * Whether the line [start, end) has template `t`'s bytes between its values and values of the
- * same kinds; if so its fields are set (as the full scan would set them).
+ * How many leading values two templates share — the same bytes before each, the same kind and
+ * field: a line read by one as far as that reads the same by the other. −1 for an empty template.
  */
-function matchTemplate(t: usize, start: usize, end: usize): bool {
+function sharedValues(a: usize, b: usize): i32 {
+  if (load<i32>(a, T_LENGTH) == 0 || load<i32>(b, T_LENGTH) == 0) return -1;
+  const values = min(load<i32>(a, T_VALUES), load<i32>(b, T_VALUES));
+  let qa = 0;
+  let qb = 0;
+  for (let i = 0; i < values; i++) {
+    const sa = a + T_SLOTS + <usize>(i * 16);
+    const sb = b + T_SLOTS + <usize>(i * 16);
+    const n = load<i32>(sa) - qa;
+    if (load<i32>(sb) - qb != n || !sameBytes(a + T_BYTES + <usize>qa, b + T_BYTES + <usize>qb, n)) return i;
+    if (load<i32>(sa, 8) != load<i32>(sb, 8) || load<i32>(sa, 12) != load<i32>(sb, 12)) return i;
+    qa = load<i32>(sa, 4);
+    qb = load<i32>(sb, 4);
+  }
+  return values;
+}
+
+/**
+ * Reads the line [start, end) by a template, if one fits (its fields are then set, as the full
+ * scan would set them). The last template that fitted is tried first; when a template fails after
+ * its first k values, one that shares exactly those k values goes on from there (the line's start
+ * is not read again), and any other starts over.
+ */
+function matchTemplates(start: usize, end: usize): bool {
+  let tried = 0;
+  let t = lastTemplate;
+  let i = 0; // values read
+  let p = start; // in the line, after value i − 1
+  let fields = 0; // fields found so far
+  for (;;) {
+    tried |= 1 << t;
+    const at = templates + <usize>(t * TEMPLATE);
+    const reached = matchFrom(at, i, p, end, fields);
+    if (reached < 0) { lastTemplate = t; return true; }
+    // Failed at value `reached`: a template that shares exactly that many values goes on there.
+    let next = -1;
+    for (let o = 0; o < TEMPLATES; o++) {
+      if ((tried >> o) & 1) continue;
+      if (load<i32>(sharedPrefix + <usize>((t * TEMPLATES + o) * 4)) == reached) { next = o; break; }
+    }
+    if (next >= 0) {
+      // The state after `reached` values, which both templates read alike.
+      i = reached;
+      p = matchedAt;
+      fields = matchedFields;
+      t = next;
+      continue;
+    }
+    for (let o = 0; o < TEMPLATES; o++) if (((tried >> o) & 1) == 0 && load<i32>(templates + <usize>(o * TEMPLATE), T_LENGTH) != 0) { next = o; break; }
+    if (next < 0) return false;
+    i = 0;
+    p = start;
+    fields = 0;
+    t = next;
+  }
+  return false;
+}
+
+// Where matchFrom() stopped: the line position after the values it read, and the fields found.
+let matchedAt: usize = 0;
+let matchedFields = 0;
+
+/**
+ * Matches the line from value `from` of template `t` (at line position `p`, `fields` fields found
+ * before). @returns −1 when the whole line fits (its fields set), else the number of values read
+ * before the first thing that does not fit (matchedAt, matchedFields: the state after them)
+ */
+function matchFrom(t: usize, from: i32, p: usize, end: usize, fields: i32): i32 {
   const length = load<i32>(t, T_LENGTH);
-  if (length == 0) return false;
+  if (length == 0) { matchedAt = p; matchedFields = fields; return from; }
   const values = load<i32>(t, T_VALUES);
   const bytes = t + T_BYTES;
-  let p = start; // in the line
-  let q = 0; // in the template
-  let fields = 0;
-  for (let i = 0; i < values; i++) {
+  let q = from == 0 ? 0 : load<i32>(t + T_SLOTS + <usize>((from - 1) * 16), 4); // in the template
+  for (let i = from; i < values; i++) {
+    matchedAt = p;
+    matchedFields = fields;
     const slot = t + T_SLOTS + <usize>(i * 16);
-    const from = load<i32>(slot);
-    const n = from - q;
-    if (p + <usize>n > end || !sameBytes(bytes + <usize>q, p, n)) return false;
-    p += <usize>n;
+    const n = load<i32>(slot) - q;
+    if (p + <usize>n > end || !sameBytes(bytes + <usize>q, p, n)) return i;
+    const s = p + <usize>n;
     const kind = <u8>load<i32>(slot, 8);
     const field = load<i32>(slot, 12);
-    let e = p;
+    let e = s;
     if (kind == STRING) {
-      const x = stringEnd(p);
-      if (x == GIVE_UP || (escaped && field >= 0)) return false;
+      const x = stringEnd(s);
+      if (x == GIVE_UP || (escaped && field >= 0)) return i;
       e = <usize>x;
     } else if (kind == NUMBER) {
-      const x = numberEnd(p);
-      if (x == GIVE_UP) return false;
+      const x = numberEnd(s);
+      if (x == GIVE_UP) return i;
       e = <usize>x;
     }
     if (field >= 0) {
       const at = matched + <usize>(fields * 16);
-      store<i32>(at, <i32>p);
+      store<i32>(at, <i32>s);
       store<i32>(at, <i32>e, 4);
       store<i32>(at, kind, 8);
       store<i32>(at, field, 12);
@@ -605,13 +680,15 @@ function matchTemplate(t: usize, start: usize, end: usize): bool {
     p = e;
     q = load<i32>(slot, 4);
   }
+  matchedAt = p;
+  matchedFields = fields;
   const n = length - q;
-  if (p + <usize>n != end || !sameBytes(bytes + <usize>q, p, n)) return false;
-  for (let i = 0; i < fields; i++) {
-    const at = matched + <usize>(i * 16);
+  if (p + <usize>n != end || !sameBytes(bytes + <usize>q, p, n)) return values;
+  for (let k = 0; k < fields; k++) {
+    const at = matched + <usize>(k * 16);
     setField(load<i32>(at, 12), <u8>load<i32>(at, 8), <usize>load<i32>(at), <usize>load<i32>(at, 4));
   }
-  return true;
+  return -1;
 }
 
 // --- The interner -------------------------------------------------------------------------
