@@ -58,44 +58,36 @@ export function sortRows(list: { listOffsets: Int32Array; items: Int32Array }, c
 
 /**
  * Row order of the flows: by perimeter, profile, category, peer kind and peer text, compared by
- * code units (the order of flowKeyString). Computed on numbers: string ranks, and for IPv4 peers
- * a number in text order; rows are bucketed by everything but the peer, then each bucket is
- * sorted natively on (peer key, row) packed in one float.
+ * code units (the order of flowKeyString). Computed on numbers — string ranks, and for IPv4 peers
+ * a number in text order — by a radix sort.
  */
 export function flowOrder(c: FlowColumns, rank: Int32Array, rankCount: number, categoryRank: readonly number[]): Int32Array {
   const n = c.length;
   let textIps = false;
   for (let i = 0; i < n; i++) if (c.peer[i]! >= PEER_CODE.TEXT_IP && c.peer[i]! < PEER_CODE.RESOURCE) { textIps = true; break; }
   if (textIps || rankCount >= 2 ** 22) return flowOrderByText(c, rank, categoryRank);
-  const primary = new Float64Array(n);
-  const secondary = new Float64Array(n);
+  if (n === 0) return new Int32Array(0);
+  // Least significant first, each a stable counting sort: the peer key's low and high 16 bits,
+  // peer kind, category, profile, perimeter (ties keep the rows' order).
+  const lo = new Int32Array(n); const hi = new Int32Array(n); const kinds = new Int32Array(n);
+  const cats = new Int32Array(n); const profiles = new Int32Array(n); const perimeters = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const code = c.peer[i]!;
     const kind = peerKindRank(code);
-    primary[i] = ((rank[c.perimeter[i]!]! * rankCount + rank[c.profile[i]!]!) * 64 + categoryRank[c.category[i]!]!) * 4 + kind;
-    secondary[i] = kind === KIND_RANK.ip ? ipv4TextKey(code) : kind === KIND_RANK.none ? 0 : rank[code % PEER_CODE.TEXT_IP]!;
+    const key = kind === KIND_RANK.ip ? ipv4TextKey(code) : kind === KIND_RANK.none ? 0 : rank[code % PEER_CODE.TEXT_IP]!;
+    lo[i] = key & 0xffff; hi[i] = key >>> 16; kinds[i] = kind;
+    cats[i] = categoryRank[c.category[i]!]!; profiles[i] = rank[c.profile[i]!]!; perimeters[i] = rank[c.perimeter[i]!]!;
   }
-  const buckets = Float64Array.from(new Set(primary)).sort();
-  const bucketOf = new Map<number, number>();
-  buckets.forEach((p, b) => bucketOf.set(p, b));
-  const starts = new Int32Array(buckets.length + 1);
-  const bucket = new Int32Array(n);
-  for (let i = 0; i < n; i++) { bucket[i] = bucketOf.get(primary[i]!)!; starts[bucket[i]! + 1]!++; }
-  for (let b = 0; b < buckets.length; b++) starts[b + 1] = starts[b + 1]! + starts[b]!;
-  // Rows by bucket, then each bucket sorted natively on (peer key, place in the bucket) packed in
-  // one float: exact while a bucket holds under 2²¹ rows (else that bucket compares pairs).
-  const fill = starts.slice(0, buckets.length);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[fill[bucket[i]!]!++] = i;
-  const IN_BUCKET = 2 ** 21;
-  for (let b = 0; b < buckets.length; b++) {
-    const rows = order.subarray(starts[b]!, starts[b + 1]!);
-    if (rows.length >= IN_BUCKET) { rows.sort((x, y) => secondary[x]! - secondary[y]! || x - y); continue; }
-    const packed = new Float64Array(rows.length);
-    for (let k = 0; k < rows.length; k++) packed[k] = secondary[rows[k]!]! * IN_BUCKET + k;
-    packed.sort();
-    const byPlace = rows.slice();
-    for (let k = 0; k < rows.length; k++) rows[k] = byPlace[packed[k]! % IN_BUCKET]!;
+  let order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let next = new Int32Array(n);
+  for (const [keys, size] of [[lo, 1 << 16], [hi, 1 << 16], [kinds, 4], [cats, categoryRank.length], [profiles, rankCount], [perimeters, rankCount]] as const) {
+    const starts = new Int32Array(size + 1);
+    for (let i = 0; i < n; i++) starts[keys[i]! + 1]!++;
+    if (starts[keys[0]! + 1] === n) continue; // one value only: nothing moves
+    for (let k = 0; k < size; k++) starts[k + 1] = starts[k + 1]! + starts[k]!;
+    for (let r = 0; r < n; r++) { const i = order[r]!; next[starts[keys[i]!]!++] = i; }
+    [order, next] = [next, order];
   }
   return order;
 }
