@@ -1,5 +1,5 @@
 // Analyze stage, start-up: the analysis workers (scan-worker.ts), which parallel.ts runs tasks on.
-// A worker takes a fifth of a second to boot (Node's worker bootstrap, its modules, the
+// A worker takes 60–200 ms to boot (Node's worker bootstrap, its modules, the
 // WebAssembly module), so the CLI shim starts them before it loads the CLI itself when the
 // arguments name large local files (prestartWorkersFor): they boot on the other cores while this
 // thread loads, and the run takes them instead of starting its own. Kept free of heavy imports:
