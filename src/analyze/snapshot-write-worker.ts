@@ -36,4 +36,3 @@ parentPort!.on('message', (m: WriterMessage) => {
     parentPort!.postMessage({ error: (error as Error).message ?? String(error) });
   }
 });
-parentPort!.postMessage({ ready: true });

@@ -22,13 +22,12 @@ function writerUrl(): URL {
   return new URL('./snapshot-write-worker.js', here);
 }
 
-interface Reply { ready?: true; written?: true; finished?: true; error?: string }
+interface Reply { written?: true; finished?: true; error?: string }
 
 export class SnapshotWriterThread {
   readonly #worker: Worker;
   #failure: Error | null = null;
   #waiting: (() => void) | null = null;
-  #ready = false;
   #ahead = 0;
   #finished = false;
 
@@ -38,7 +37,6 @@ export class SnapshotWriterThread {
     this.#worker.unref(); // until it writes: a run that fails before never waits for it
     this.#worker.on('message', (m: Reply) => {
       if (m.error) this.#failure = new Error(m.error);
-      if (m.ready) this.#ready = true;
       if (m.written) this.#ahead--;
       if (m.finished) this.#finished = true;
       this.#wake();
@@ -72,7 +70,7 @@ export class SnapshotWriterThread {
     try {
       await writeFileAtomicWith(path, async (fd) => {
         try {
-          await this.#until(() => this.#ready);
+          // Posted at once: a thread still booting takes its messages once it listens.
           this.#post({ start: { fd, strings: rows.strings as string[], used: rows.used } });
           for (let b = rows.next(BATCH_ROWS); b; b = rows.next(BATCH_ROWS)) {
             await this.#until(() => this.#ahead < AHEAD);

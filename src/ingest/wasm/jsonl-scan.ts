@@ -539,13 +539,17 @@ let unlikeTemplate = false;
 // The fields a template match found, set once the whole line matched (start, end, kind, field).
 let matched: usize = 0;
 
-function recordValue(s: usize, e: usize, kind: u8, field: i32): void {
-  if (recorded >= TEMPLATE_VALUES) { unlikeTemplate = true; return; }
-  const at = recording + <usize>(recorded * 16);
+/** Stores a value's entry (start, end, kind, field): the full scan's record, a match's fields. */
+@inline function storeValue(at: usize, s: usize, e: usize, kind: u8, field: i32): void {
   store<i32>(at, <i32>s);
   store<i32>(at, <i32>e, 4);
   store<i32>(at, kind, 8);
   store<i32>(at, field, 12);
+}
+
+function recordValue(s: usize, e: usize, kind: u8, field: i32): void {
+  if (recorded >= TEMPLATE_VALUES) { unlikeTemplate = true; return; }
+  storeValue(recording + <usize>(recorded * 16), s, e, kind, field);
   recorded++;
 }
 
@@ -669,14 +673,7 @@ function matchFrom(t: usize, from: i32, p: usize, end: usize, fields: i32): i32 
       if (x == GIVE_UP) return i;
       e = <usize>x;
     }
-    if (field >= 0) {
-      const at = matched + <usize>(fields * 16);
-      store<i32>(at, <i32>s);
-      store<i32>(at, <i32>e, 4);
-      store<i32>(at, kind, 8);
-      store<i32>(at, field, 12);
-      fields++;
-    }
+    if (field >= 0) storeValue(matched + <usize>(fields++ * 16), s, e, kind, field);
     p = e;
     q = load<i32>(slot, 4);
   }
