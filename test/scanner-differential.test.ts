@@ -7,14 +7,14 @@ import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { analyze, snapshotBytes, summaryToJSON } from '../src/analyze/index.js';
 import { snapshotBytesFromTable, writeSnapshotRows } from '../src/analyze/snapshot.js';
 import { mergedRows } from '../src/analyze/sorted-runs.js';
 import { sortedRunOfTable } from '../src/analyze/flow-order.js';
 import { analyzeFiles } from '../src/analyze/parallel.js';
 import { endIdleWorkers, idleWorkerCount, prestartWorkers, prestartWorkersFor, WORKERS_FROM_BYTES } from '../src/analyze/worker-pool.js';
-import { FlowTable } from '../src/analyze/flow-table.js';
+import { FlowTable, type FlowColumns } from '../src/analyze/flow-table.js';
 import { listInputFiles, readRecords } from '../src/ingest/index.js';
 import type { Issue, SourceAccount } from '../src/model/issue.js';
 
@@ -32,6 +32,35 @@ async function fast(paths: string[], options: { workers?: number; rangeBytes?: n
 }
 
 const PERIMETER = '/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYPERIMETERS/NSP';
+
+/**
+ * Seeded: rows of a few hundred flows in random order, each flow seen on several days, with
+ * several resources, rules (a second rule, then the first again) and operations (more than the
+ * sample keeps), callers behind source resources; 60 perimeters × 4 profiles of pairs.
+ */
+function manyValuedLines(seed: number, count: number): string[] {
+  const next = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const inbound = next(3) > 0;
+    const day = 1 + next(9);
+    const row: Record<string, unknown> = {
+      time: `2026-11-0${day}T${String(next(24)).padStart(2, '0')}:${String(next(60)).padStart(2, '0')}:00.${next(1000)}Z`,
+      resourceId: `${PERIMETER}${next(10) ? next(3) : next(60)}`, count: 1 + next(50),
+      category: inbound ? 'NspPublicInboundResourceRulesAllowed' : 'NspPublicOutboundPerimeterRulesAllowed',
+      operationName: `Op${String.fromCharCode(65 + next(14))}`,
+      properties: {
+        profile: `profile${next(4)}`, serviceResourceId: `/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/s${next(5)}`,
+        matchedRule: next(4) === 0 ? undefined : { accessRule: `rule${next(3)}` },
+        ...(inbound
+          ? { source: { ipAddress: `198.51.${next(2)}.${next(8)}`, ...(next(4) === 0 ? { resourceId: `/subscriptions/1/resourceGroups/r/providers/Microsoft.Web/sites/app${next(3)}` } : {}) } }
+          : { destination: { fullyQualifiedDomainName: `h${next(6)}.contoso.com` } }),
+      },
+    };
+    lines.push(JSON.stringify(row));
+  }
+  return lines;
+}
 
 /** Random casing of a key. */
 const casing = (key: string, mode: number): string => (mode === 0 ? key : mode === 1 ? key[0]!.toUpperCase() + key.slice(1) : key.toUpperCase());
@@ -402,30 +431,7 @@ describe('fast path = careful path', () => {
 
   it('folds flows of many days, resources, rules, operations and callers in WebAssembly as the careful path does', async () => {
     const dir = tempDir();
-    // Seeded: rows of a few hundred flows in random order, each flow seen on several days, with
-    // several resources, rules (a second rule, then the first again) and operations (more than
-    // the sample keeps), callers behind source resources; 60 perimeters × 4 profiles of pairs.
-    let seed = 7;
-    const next = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
-    const lines: string[] = [];
-    for (let i = 0; i < 6000; i++) {
-      const inbound = next(3) > 0;
-      const day = 1 + next(9);
-      const row: Record<string, unknown> = {
-        time: `2026-11-0${day}T${String(next(24)).padStart(2, '0')}:${String(next(60)).padStart(2, '0')}:00.${next(1000)}Z`,
-        resourceId: `${PERIMETER}${next(10) ? next(3) : next(60)}`, count: 1 + next(50),
-        category: inbound ? 'NspPublicInboundResourceRulesAllowed' : 'NspPublicOutboundPerimeterRulesAllowed',
-        operationName: `Op${String.fromCharCode(65 + next(14))}`,
-        properties: {
-          profile: `profile${next(4)}`, serviceResourceId: `/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/s${next(5)}`,
-          matchedRule: next(4) === 0 ? undefined : { accessRule: `rule${next(3)}` },
-          ...(inbound
-            ? { source: { ipAddress: `198.51.${next(2)}.${next(8)}`, ...(next(4) === 0 ? { resourceId: `/subscriptions/1/resourceGroups/r/providers/Microsoft.Web/sites/app${next(3)}` } : {}) } }
-            : { destination: { fullyQualifiedDomainName: `h${next(6)}.contoso.com` } }),
-        },
-      };
-      lines.push(JSON.stringify(row));
-    }
+    const lines = manyValuedLines(7, 6000);
     const path = join(dir, 'many-valued.jsonl');
     writeFileSync(path, `${lines.join('\n')}\n`);
     const a = await careful([path]);
@@ -468,6 +474,48 @@ describe('fast path = careful path', () => {
     await analyzeFiles(await listInputFiles([join(dir, 'b.jsonl')]), { workers: 0, into: first });
     expect(JSON.stringify(summaryToJSON(first.toSummary()))).toBe(a.summary);
     expect(JSON.stringify(summaryToJSON(other.toSummary()))).toBe((await careful([join(dir, 'b.jsonl')])).summary);
+  });
+
+  it('makes a sorted run in the fold engine with the columns the JavaScript way makes', async () => {
+    const { FoldEngine, DEFAULT_ENGINE_LIMITS } = await import('../src/analyze/fold-engine.js');
+    const { sortedRun } = await import('../src/analyze/flow-order.js');
+    const dir = tempDir();
+    const path = join(dir, 'many-valued.jsonl');
+    // Peers whose dotted quads differ in every octet too.
+    const lines = [...manyValuedLines(11, 5000), ...Array.from({ length: 300 }, (_, i) => JSON.stringify({
+      time: '2026-11-02T08:00:00Z', resourceId: PERIMETER, category: 'NspPublicInboundResourceRulesAllowed',
+      properties: { profile: 'p', source: { ipAddress: `${(i * 37) % 256}.${(i * 91) % 256}.${i % 7}.${(i * 13) % 256}` } },
+    }))];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    // An address kept as text (not a dotted quad) among the peers: that run is made by comparing texts.
+    const textIp = join(dir, 'text-ip.jsonl');
+    const peer = JSON.stringify({ time: '2026-11-02T08:00:00Z', resourceId: PERIMETER, category: 'NspPublicInboundResourceRulesAllowed', properties: { profile: 'p', source: { ipAddress: '2001:db8::7' } } });
+    writeFileSync(textIp, `${[...lines.slice(0, 500), peer].join('\n')}\n`);
+    const plain = (c: FlowColumns): Record<string, unknown> =>
+      Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'stringOrder').map(([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v as Int32Array) : v]));
+    try {
+      // The parts pool as large as it is (flows with callers have extras, the others their parts in
+      // the pool), and small (most flows' parts went to their extras).
+      for (const [file, poolEntries, inEngine] of [[path, DEFAULT_ENGINE_LIMITS.poolEntries, true], [path, 40, true], [textIp, 40, false]] as const) {
+        FoldEngine.limits = { ...DEFAULT_ENGINE_LIMITS, poolEntries };
+        const { table } = await analyzeFiles(await listInputFiles([file]), { workers: 0, rangeBytes: 50_000 });
+        const made = vi.spyOn(table, 'sortedRunInEngine');
+        const run = sortedRunOfTable(table, Infinity);
+        if (inEngine) expect(made).toHaveReturnedWith(expect.anything());
+        else expect(made).toHaveReturnedWith(null);
+        // The JavaScript way on a table of its own (the run took some parts of this one to its extras).
+        const { table: other } = await analyzeFiles(await listInputFiles([file]), { workers: 0, rangeBytes: 50_000 });
+        const expected = plain(sortedRun(other.exportColumns()));
+        expect(plain(run)).toEqual(expected);
+        expect(plain(sortedRunOfTable(table, 0))).toEqual(expected);
+        // Lists of every kind, some longer than the operations sample before it was cut.
+        expect(run.ips.length).toBeGreaterThan(0);
+        expect(run.days.length).toBeGreaterThan(run.length);
+        expect(Math.max(...run.opOffsets.subarray(1).map((o, r) => o - run.opOffsets[r]!))).toBe(5);
+      }
+    } finally {
+      FoldEngine.limits = { ...DEFAULT_ENGINE_LIMITS };
+    }
   });
 
   it('gives the same snapshot bytes as folding records one by one', async () => {

@@ -241,6 +241,10 @@ export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BEL
   // A small table is exported as it lies in memory, then gathered in order (two copies, but the
   // records are read in order); a large one is exported in order straight away (one copy).
   if (table.flowCount < gatherBelowFlows) {
+    // Made by the fold engine where the records are, when the table is in one (its copies stay
+    // in the engine's memory until the worker ends: a large table takes the way below).
+    const inEngine = table.sortedRunInEngine({ rank, categoryRank: CATEGORY_RANK, octetRank: OCTET_RANK });
+    if (inEngine) return { ...inEngine, stringOrder: ranks.order };
     const c = table.exportColumns();
     // The strings' text order goes along: a merge of runs takes their union in one pass.
     return { ...gatherRows(c, orderFlows(c, ranks), 0, c.length), stringOrder: ranks.order };

@@ -9,6 +9,7 @@
 import { DAY_MS, OPERATION_SAMPLE_SIZE, flowKeyString, type Flow, type FlowSummary } from '../model/flow-summary.js';
 import { categories } from '../model/category.js';
 import { formatIPv4, parseIPv4 } from '../model/ip.js';
+import { byCodeUnit } from '../model/text.js';
 import type { NspRecord, PeerKind } from '../model/record.js';
 import { tooManyFlows } from './fold-engine.js';
 
@@ -177,7 +178,41 @@ export interface TableStorage {
   parts(): { ints: Int32Array; hits: Float64Array } | null;
   /** Forgets them (the table took them). */
   clearParts(): void;
+  /** The engine's sorted-run functions (see sortedRunInEngine()). */
+  readonly run?: RunExports;
 }
+
+/** The fold module's sorted-run functions (src/analyze/wasm/sorted-run.ts). */
+export interface RunExports {
+  alloc(bytes: number): number;
+  heapUsed(): number;
+  rewindHeap(top: number): void;
+  runScan(records: number, n: number, pool: number, parts: number): number;
+  runExtraFlowsAt(): number; runExtraFlowCount(): number;
+  runExtraPartsAt(): number; runExtraPartCount(): number;
+  runColumnTable(): number;
+  runExport(records: number, n: number, pool: number, parts: number, rank: number, groupKey: number, groupRanks: number,
+    octetRank: number, extras: number, sample: number): void;
+  runColumnsAt(): number;
+}
+
+/** What a sorted run made in a fold engine needs to know of the snapshot order (flow-order.ts has it). */
+export interface RunOrder {
+  /** Per string id, its rank in text order. */
+  rank: Int32Array;
+  /** Per category index, its rank. */
+  categoryRank: readonly number[];
+  /** Per octet, the rank of its decimal text (dotted quads sort as text). */
+  octetRank: Int32Array;
+}
+
+/** The columns of a run in the order of the fold module's column tables (sorted-run.ts). */
+const RUN_COLUMNS = ['perimeter', 'profile', 'category', 'peer', 'hits', 'first', 'last', 'dayOffsets', 'days', 'dayHits',
+  'resOffsets', 'res', 'ruleOffsets', 'rules', 'ruleHits', 'ipOffsets', 'ips', 'opOffsets', 'ops'] as const;
+type RunColumn = (typeof RUN_COLUMNS)[number];
+const RUN_DOUBLES = new Set<RunColumn>(['peer', 'hits', 'first', 'last', 'dayHits', 'ruleHits', 'ips']);
+/** Which list each list column's length comes from. */
+const RUN_LIST_OF: Partial<Record<RunColumn, RunColumn>> = { days: 'dayOffsets', dayHits: 'dayOffsets', res: 'resOffsets', rules: 'ruleOffsets', ruleHits: 'ruleOffsets', ips: 'ipOffsets', ops: 'opOffsets' };
 
 export class FlowTable {
   interner = new Interner();
@@ -665,6 +700,11 @@ export class FlowTable {
    */
   exportColumns(from = 0, to = this.#count, order?: Int32Array): FlowColumns {
     this.#takePending();
+    return this.#exportRows(from, to, order);
+  }
+
+  /** exportColumns() of what the table holds now (a fold engine's parts not taken). */
+  #exportRows(from: number, to: number, order?: Int32Array): FlowColumns {
     const pending = this.#pending;
     // Locals, not fields: this runs once per export, mostly before the JIT optimizes it.
     const i32 = this.#i32;
@@ -762,6 +802,93 @@ export class FlowTable {
       c.dayOffsets[i + 1] = d; c.resOffsets[i + 1] = r; c.ruleOffsets[i + 1] = u; c.ipOffsets[i + 1] = p; c.opOffsets[i + 1] = o;
     }
     return c;
+  }
+
+  /**
+   * The flows in snapshot order as columns, each row's lists in order (a worker's sorted run: see
+   * flow-order.ts), made by the fold engine whose memory holds the records: the same columns as
+   * exporting them and sorting those. Null when the table is not in an engine's memory, or when a
+   * peer is an address kept as text (the order is then found by comparing texts).
+   */
+  sortedRunInEngine(keys: RunOrder): FlowColumns | null {
+    const storage = this.#storage;
+    const x = storage?.run;
+    if (!storage || !x) return null;
+    this.#settlePending();
+    const memory = storage.memory;
+    const n = this.#count;
+    const top = x.heapUsed();
+    try {
+      const held = storage.parts();
+      const pool = held ? held.ints.byteOffset : 0;
+      const parts = held ? held.ints.length / PART_INTS : 0;
+      if (x.runScan(this.#recordsAt, n, pool, parts) !== 0) return null;
+      // The parts of flows with extras go to those (as #takePending() does); the engine reads the rest.
+      if (held) {
+        const ints = new Int32Array(memory.buffer, pool, parts * PART_INTS);
+        const hits = new Float64Array(memory.buffer, pool, parts * (PART_INTS / 2));
+        for (const k of new Int32Array(memory.buffer, x.runExtraPartsAt(), x.runExtraPartCount())) {
+          const at = k * PART_INTS;
+          this.#addPart(ints[at]! - 1, ints[at + 1]!, hits[at / 2 + 2]!);
+          ints[at] = 0;
+        }
+      }
+      const withExtras = new Int32Array(memory.buffer, x.runExtraFlowsAt(), x.runExtraFlowCount()).slice();
+      const extras = x.runColumnTable();
+      if (withExtras.length > 0) {
+        // Their lists as an export makes them; caller IPs put in text order here (the engine sorts the rest).
+        const lists = this.#exportRows(0, withExtras.length, withExtras);
+        const s = this.interner.strings;
+        for (let r = 0; r < withExtras.length; r++) {
+          const a = lists.ipOffsets[r]!;
+          const sorted = Array.from(lists.ips.subarray(a, lists.ipOffsets[r + 1]!)).sort((p, q) => byCodeUnit(ipOfCode(p, s), ipOfCode(q, s)));
+          lists.ips.set(sorted, a);
+        }
+        RUN_COLUMNS.forEach((name, k) => {
+          if (k < RUN_COLUMNS.indexOf('dayOffsets')) return;
+          const values = lists[name];
+          const at = x.alloc(Math.max(values.byteLength, 8));
+          new Uint8Array(memory.buffer, at, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+          new Int32Array(memory.buffer, extras, RUN_COLUMNS.length)[k] = at;
+        });
+      }
+      // Groups in snapshot order: by perimeter, profile and category rank; per group its rank, perimeter, profile.
+      const { rank, categoryRank } = keys;
+      const groups: number[] = [];
+      this.#pairs.forEach((_, pair) => { for (let c = 0; c < categoryRank.length; c++) groups.push(pair * 64 + c); });
+      const rankOfGroup = (g: number): [number, number, number] => {
+        const [perimeter, profile, category] = this.#groupKey(g);
+        return [rank[perimeter]!, rank[profile]!, categoryRank[category]!];
+      };
+      groups.sort((a, b) => {
+        const p = rankOfGroup(a); const q = rankOfGroup(b);
+        return p[0] - q[0] || p[1] - q[1] || p[2] - q[2];
+      });
+      const groupKey = new Int32Array(this.#pairs.length * 64 * 3);
+      groups.forEach((g, r) => { const [perimeter, profile] = this.#groupKey(g); groupKey.set([r, perimeter, profile], g * 3); });
+      const copyIn = (values: Int32Array): number => {
+        const at = x.alloc(Math.max(values.byteLength, 8));
+        new Int32Array(memory.buffer, at, values.length).set(values);
+        return at;
+      };
+      const rankAt = copyIn(rank); const groupKeyAt = copyIn(groupKey); const octetAt = copyIn(keys.octetRank);
+      x.runExport(this.#recordsAt, n, pool, parts, rankAt, groupKeyAt, groups.length, octetAt, extras, OPERATION_SAMPLE_SIZE);
+      // Copied out of the engine's memory (its heap is rewound below).
+      const table = new Int32Array(memory.buffer, x.runColumnsAt(), RUN_COLUMNS.length).slice();
+      const out = { strings: this.interner.strings.slice(), length: n } as FlowColumns;
+      const lengthOf = (name: RunColumn): number => {
+        const list = RUN_LIST_OF[name];
+        if (list) return new Int32Array(memory.buffer, table[RUN_COLUMNS.indexOf(list)]!, n + 1)[n]!;
+        return name.endsWith('Offsets') ? n + 1 : n;
+      };
+      RUN_COLUMNS.forEach((name, k) => {
+        const length = lengthOf(name);
+        out[name] = (RUN_DOUBLES.has(name) ? new Float64Array(memory.buffer, table[k]!, length) : new Int32Array(memory.buffer, table[k]!, length)).slice() as Int32Array & Float64Array;
+      });
+      return out;
+    } finally {
+      x.rewindHeap(top);
+    }
   }
 
   /**

@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { NspError, isNspError } from '../errors.js';
 import { LineScanner, type ScanExports } from '../ingest/jsonl-scanner.js';
-import type { FlowTable, TableStorage } from './flow-table.js';
+import type { FlowTable, RunExports, TableStorage } from './flow-table.js';
 
-interface FoldExports extends ScanExports {
+interface FoldExports extends ScanExports, RunExports {
   limitHeap(limit: number): void;
   heapUsed(): number;
   foldSetup(poolAt: number, recordsAt: number, entries: number): void;
@@ -128,6 +128,7 @@ export class FoldEngine {
       },
       parts: () => this.#parts(),
       clearParts: () => this.x.clearParts(),
+      run: x,
     };
   }
 

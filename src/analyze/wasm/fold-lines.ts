@@ -11,7 +11,9 @@
 // same memory.
 
 import { alloc, ends, keyIds, kinds, scanLine, starts } from '../../ingest/wasm/jsonl-scan';
-export { setup, resultsKinds, resultsStarts, resultsEnds, resultsKeys, keyScratch, addKey, scratch, memoryGrew, internedCount, scan, limitHeap, heapUsed } from '../../ingest/wasm/jsonl-scan';
+import { F_FIRST, F_HITS, F_LAST, F_RULE0_HITS, I_DAY0, I_EXTRA, I_GROUP, I_HI, I_LO, I_OP0, I_RES0, I_RULE0, PART_DAY, PART_ENTRY, PART_OPERATION, PART_RESOURCE, PART_RULE, PART_VALUES, RECORD, RULES_BIT } from './record-layout';
+export { setup, resultsKinds, resultsStarts, resultsEnds, resultsKeys, keyScratch, addKey, scratch, memoryGrew, internedCount, scan, limitHeap, heapUsed, rewindHeap, alloc } from '../../ingest/wasm/jsonl-scan';
+export { runScan, runExtraFlowsAt, runExtraFlowCount, runExtraPartsAt, runExtraPartCount, runColumnTable, runExport, runColumnsAt } from './sorted-run';
 
 // Fields, as Field in src/ingest/jsonl-scanner.ts.
 const F_TIME: i32 = 0;
@@ -57,23 +59,6 @@ const LINE: i32 = 2; // the line [stopAt(), stopEnd()) is the JavaScript side's 
 const NEED: i32 = 3; // a canonical form is missing (needField(), needRole()): the line is retried
 const ROOM: i32 = 4; // the table needs room for a flow, or the log or the parts pool is full: the line is retried
 
-// Flow records (flow-table.ts): 8 i32 then 4 f64, 64 bytes.
-const RECORD: i32 = 64;
-const I_GROUP: i32 = 0;
-const I_HI: i32 = 4;
-const I_LO: i32 = 8;
-const I_DAY0: i32 = 12;
-const I_RES0: i32 = 16;
-const I_RULE0: i32 = 20;
-const I_OP0: i32 = 24;
-const I_EXTRA: i32 = 28;
-const F_HITS: i32 = 32;
-const F_FIRST: i32 = 40;
-const F_LAST: i32 = 48;
-const F_RULE0_HITS: i32 = 56;
-// In I_EXTRA: the flow's hits per rule are in its extras (a Map on the JavaScript side).
-const RULES_BIT: i32 = 1 << 28;
-
 // Peer kinds (the high word of a peer code).
 const PEER_IPV4: i32 = 0;
 const PEER_RESOURCE: i32 = 2;
@@ -85,16 +70,6 @@ const DAY_MS: f64 = 86_400_000;
 // The caller-IP log's entries: flow, caller IP (hi, lo), pad.
 const LOG_ENTRY: i32 = 16;
 
-// The parts table: the values of flows beyond what their records hold, summed per (flow, kind,
-// value). Entries are appended to a pool in a region of their own (it grows in place: only what is
-// used is ever touched) and chained from buckets: (flow + 1, kind << 29 | value, next + 1, pad,
-// hits f64), 24 bytes.
-const PART_DAY: i32 = 0;
-const PART_RESOURCE: i32 = 1;
-const PART_RULE: i32 = 2;
-const PART_OPERATION: i32 = 3;
-const PART_VALUES: i32 = 1 << 29;
-const PART_ENTRY: i32 = 24;
 // A line adds at most this many parts: foldLines() stops for room before the pool could overflow.
 const PARTS_PER_LINE: i32 = 4;
 let pool: usize = 0;

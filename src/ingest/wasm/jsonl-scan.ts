@@ -75,6 +75,8 @@ let heapLimit: usize = 0;
 export function limitHeap(limit: usize): void { heapLimit = limit; }
 /** Bytes of memory the heap reaches. */
 export function heapUsed(): usize { return heapTop; }
+/** Frees what was allocated since heapUsed() was `top` (a sorted run's temporaries, once copied out). */
+export function rewindHeap(top: usize): void { heapTop = top; }
 
 export function alloc(bytes: i32): usize {
   const at = (heapTop + 15) & ~(<usize>15);
