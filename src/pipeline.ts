@@ -47,6 +47,8 @@ export interface GatheredFlows {
   table: FlowTable;
   /** With the `runs` option: flows of local files in sorted runs, not in `table` (the snapshot holds both). */
   runs: FlowColumns[];
+  /** The memory the runs were placed in, for their merge (run-memory.ts); null without runs. */
+  runMemory: WebAssembly.Memory | null;
   /** The FlowSummary of the table, built on first use. */
   readonly summary: FlowSummary;
   accounts: SourceAccount[];
@@ -83,5 +85,5 @@ export async function gatherFlows(options: GatherFlowsOptions): Promise<Gathered
     for await (const record of source.read({ onIssue: options.onIssue ?? (() => {}), accounts, abortSignal: options.abortSignal })) table.addRecord(record);
   }
   let summary: FlowSummary | undefined;
-  return { table, runs: local.runs, get summary() { return (summary ??= table.toSummary()); }, accounts: accountGroups.flatMap((g) => g.accounts), accountGroups, snapshots };
+  return { table, runs: local.runs, runMemory: local.runMemory, get summary() { return (summary ??= table.toSummary()); }, accounts: accountGroups.flatMap((g) => g.accounts), accountGroups, snapshots };
 }

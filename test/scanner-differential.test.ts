@@ -15,6 +15,7 @@ import { sortedRunOfTable } from '../src/analyze/flow-order.js';
 import { analyzeFiles } from '../src/analyze/parallel.js';
 import { endIdleWorkers, idleWorkerCount, prestartWorkers, prestartWorkersFor, WORKERS_FROM_BYTES } from '../src/analyze/worker-pool.js';
 import { FlowTable, type FlowColumns } from '../src/analyze/flow-table.js';
+import { runRegions } from '../src/analyze/run-memory.js';
 import { listInputFiles, readRecords } from '../src/ingest/index.js';
 import type { Issue, SourceAccount } from '../src/model/issue.js';
 
@@ -455,11 +456,13 @@ describe('fast path = careful path', () => {
       expect(Buffer.concat(chunks).equals(expected)).toBe(true);
     }
     for (const workers of [1, 2, 3]) {
-      const { runs, table } = await analyzeFiles(await listInputFiles([path]), { workers, rangeBytes: 50_000, runs: true });
+      const { runs, table, runMemory } = await analyzeFiles(await listInputFiles([path]), { workers, rangeBytes: 50_000, runs: true });
       expect(runs.length).toBe(workers);
       expect(table.flowCount).toBe(0);
+      // Placed by the workers in the run memory, and merged there.
+      expect(runs.every((run) => run.placed && run.peer.buffer instanceof SharedArrayBuffer)).toBe(true);
       const chunks: Uint8Array[] = [];
-      writeSnapshotRows(mergedRows(runs), (chunk) => chunks.push(chunk.slice()));
+      writeSnapshotRows(mergedRows(runs, runMemory), (chunk) => chunks.push(chunk.slice()));
       expect(Buffer.concat(chunks).equals(expected), `${workers} workers`).toBe(true);
     }
 
@@ -492,7 +495,7 @@ describe('fast path = careful path', () => {
     const peer = JSON.stringify({ time: '2026-11-02T08:00:00Z', resourceId: PERIMETER, category: 'NspPublicInboundResourceRulesAllowed', properties: { profile: 'p', source: { ipAddress: '2001:db8::7' } } });
     writeFileSync(textIp, `${[...lines.slice(0, 500), peer].join('\n')}\n`);
     const plain = (c: FlowColumns): Record<string, unknown> =>
-      Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'stringOrder').map(([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v as Int32Array) : v]));
+      Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'stringOrder' && k !== 'placed').map(([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v as Int32Array) : v]));
     try {
       // The parts pool as large as it is (flows with callers have extras, the others their parts in
       // the pool), and small (most flows' parts went to their extras).
@@ -508,6 +511,18 @@ describe('fast path = careful path', () => {
         const expected = plain(sortedRun(other.exportColumns()));
         expect(plain(run)).toEqual(expected);
         expect(plain(sortedRunOfTable(table, 0))).toEqual(expected);
+        // Placed in a worker's region of a run memory when it fits there (made in the engine, or
+        // exported in order), else in arrays of their own.
+        for (const gatherBelow of [Infinity, 0]) {
+          const { regions: [region] } = runRegions(1);
+          const placed = sortedRunOfTable(table, gatherBelow, region);
+          expect(placed.placed).toBe(true);
+          expect(placed.days.buffer).toBe(region!.memory.buffer);
+          expect(plain(placed)).toEqual(expected);
+          const small = sortedRunOfTable(table, gatherBelow, { ...region!, end: region!.at + 4096 });
+          expect(small.placed).toBeUndefined();
+          expect(plain(small)).toEqual(expected);
+        }
         // Lists of every kind, some longer than the operations sample before it was cut.
         expect(run.ips.length).toBeGreaterThan(0);
         expect(run.days.length).toBeGreaterThan(run.length);

@@ -7,6 +7,7 @@
 import { categories } from '../model/category.js';
 import { byCodeUnit } from '../model/text.js';
 import { releaseMemoryNow } from '../release-memory.js';
+import { placeRun, type RunRegion } from './run-memory.js';
 import { PEER_CODE, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
 
 /** Peer kinds in code-unit order of their names: flows sort by kind before peer. */
@@ -15,7 +16,7 @@ export const KIND_NAMES = ['fqdn', 'ip', 'none', 'resource'] as const;
 
 // Dotted quads in text order: octets compare as their decimal strings, so the rank of each
 // octet's string among the 256 gives a number whose order is the text's.
-const OCTET_RANK = (() => {
+export const OCTET_RANK = (() => {
   const rank = new Int32Array(256);
   Array.from({ length: 256 }, (_, i) => String(i)).sort().forEach((text, r) => { rank[Number(text)] = r; });
   return rank;
@@ -231,10 +232,20 @@ function sortRowsInPlace(offsets: Int32Array, a: Int32Array | Float64Array, b: F
 }
 
 /**
- * A table's flows in snapshot order (a worker's sorted run: see sorted-runs.ts), exported once in
- * that order, their lists then sorted in place: no second copy of the columns.
+ * A table's flows in snapshot order (a worker's sorted run: see sorted-runs.ts). Given a worker's
+ * `region` of the run memory (run-memory.ts), placed there for the merge when it fits.
  */
-export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BELOW_FLOWS): FlowColumns {
+export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BELOW_FLOWS, region?: RunRegion): FlowColumns {
+  const run = sortedRunOf(table, gatherBelowFlows, region);
+  if (!region || run.placed) return run;
+  return placeRun(run, region) ?? run;
+}
+
+/**
+ * A table's sorted run: made in its fold engine, or exported once in that order, their lists then
+ * sorted in place (no second copy of the columns).
+ */
+function sortedRunOf(table: FlowTable, gatherBelowFlows: number, region: RunRegion | undefined): FlowColumns {
   // Every string ranked once (flows and list items alike): an interner holds few beside those used.
   const ranks = rankAll(table.interner.strings);
   const { rank, count } = ranks;
@@ -243,7 +254,7 @@ export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BEL
   if (table.flowCount < gatherBelowFlows) {
     // Made by the fold engine where the records are, when the table is in one (its copies stay
     // in the engine's memory until the worker ends: a large table takes the way below).
-    const inEngine = table.sortedRunInEngine({ rank, categoryRank: CATEGORY_RANK, octetRank: OCTET_RANK });
+    const inEngine = table.sortedRunInEngine({ rank, categoryRank: CATEGORY_RANK, octetRank: OCTET_RANK }, region);
     if (inEngine) return { ...inEngine, stringOrder: ranks.order };
     const c = table.exportColumns();
     // The strings' text order goes along: a merge of runs takes their union in one pass.
@@ -251,7 +262,7 @@ export function sortedRunOfTable(table: FlowTable, gatherBelowFlows = GATHER_BEL
   }
   const order = flowOrder(table.keyColumns(), rank, count, CATEGORY_RANK);
   releaseMemoryNow(order.length); // the keys and the sort's temporaries, before the copy
-  const c = table.exportColumns(0, table.flowCount, order);
+  const c = table.exportColumns(0, table.flowCount, order, region);
   const byRank = (x: number, y: number): number => rank[x]! - rank[y]!;
   sortRowsInPlace(c.dayOffsets, c.days, c.dayHits, (x, y) => x - y);
   sortRowsInPlace(c.resOffsets, c.res, null, byRank);

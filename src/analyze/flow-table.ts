@@ -12,6 +12,7 @@ import { formatIPv4, parseIPv4 } from '../model/ip.js';
 import { byCodeUnit } from '../model/text.js';
 import type { NspRecord, PeerKind } from '../model/record.js';
 import { tooManyFlows } from './fold-engine.js';
+import { columnLengths, placeColumns, type RunRegion } from './run-memory.js';
 
 /** Strings by id; ids are shared by the byte scanner's texts and the careful path's strings. */
 export class Interner {
@@ -206,13 +207,13 @@ export interface RunOrder {
   octetRank: Int32Array;
 }
 
-/** The columns of a run in the order of the fold module's column tables (sorted-run.ts). */
-const RUN_COLUMNS = ['perimeter', 'profile', 'category', 'peer', 'hits', 'first', 'last', 'dayOffsets', 'days', 'dayHits',
+/** The columns of a run in the order of the fold module's column tables (sorted-run.ts, merge-runs.ts). */
+export const RUN_COLUMNS = ['perimeter', 'profile', 'category', 'peer', 'hits', 'first', 'last', 'dayOffsets', 'days', 'dayHits',
   'resOffsets', 'res', 'ruleOffsets', 'rules', 'ruleHits', 'ipOffsets', 'ips', 'opOffsets', 'ops'] as const;
-type RunColumn = (typeof RUN_COLUMNS)[number];
-const RUN_DOUBLES = new Set<RunColumn>(['peer', 'hits', 'first', 'last', 'dayHits', 'ruleHits', 'ips']);
+export type RunColumn = (typeof RUN_COLUMNS)[number];
+export const RUN_DOUBLES = new Set<RunColumn>(['peer', 'hits', 'first', 'last', 'dayHits', 'ruleHits', 'ips']);
 /** Which list each list column's length comes from. */
-const RUN_LIST_OF: Partial<Record<RunColumn, RunColumn>> = { days: 'dayOffsets', dayHits: 'dayOffsets', res: 'resOffsets', rules: 'ruleOffsets', ruleHits: 'ruleOffsets', ips: 'ipOffsets', ops: 'opOffsets' };
+export const RUN_LIST_OF: Partial<Record<RunColumn, RunColumn>> = { days: 'dayOffsets', dayHits: 'dayOffsets', res: 'resOffsets', rules: 'ruleOffsets', ruleHits: 'ruleOffsets', ips: 'ipOffsets', ops: 'opOffsets' };
 
 export class FlowTable {
   interner = new Interner();
@@ -696,15 +697,16 @@ export class FlowTable {
   /**
    * The flows as columns (typed arrays plus one string table): cheap to send between threads and
    * to write as Arrow. Lists are in CSR form (offsets into one values array per list column).
-   * `from` and `to` export a slice of the flows (numbered in the order they were first seen).
+   * `from` and `to` export a slice of the flows (numbered in the order they were first seen);
+   * `region`: where to put the columns when they fit (a worker's run, see run-memory.ts).
    */
-  exportColumns(from = 0, to = this.#count, order?: Int32Array): FlowColumns {
+  exportColumns(from = 0, to = this.#count, order?: Int32Array, region?: RunRegion): FlowColumns {
     this.#takePending();
-    return this.#exportRows(from, to, order);
+    return this.#exportRows(from, to, order, region);
   }
 
   /** exportColumns() of what the table holds now (a fold engine's parts not taken). */
-  #exportRows(from: number, to: number, order?: Int32Array): FlowColumns {
+  #exportRows(from: number, to: number, order?: Int32Array, region?: RunRegion): FlowColumns {
     const pending = this.#pending;
     // Locals, not fields: this runs once per export, mostly before the JIT optimizes it.
     const i32 = this.#i32;
@@ -736,7 +738,10 @@ export class FlowTable {
       nIps += e?.ips?.size ?? 0;
       nOps += e?.ops ? e.ops.length : i32[f * INTS + I_OP0]! >= 0 ? 1 : 0;
     }
-    const c: FlowColumns = {
+    // Filled below (a region's memory is fresh: zeroed like new arrays).
+    const items: Partial<Record<RunColumn, number>> = { dayOffsets: nDays, resOffsets: nRes, ruleOffsets: nRules, ipOffsets: nIps, opOffsets: nOps };
+    const placed = region ? placeColumns(this.interner.strings.slice(), n, columnLengths(n, (offsets) => items[offsets]!), region, () => {}) : null;
+    const c: FlowColumns = placed ?? {
       strings: this.interner.strings.slice(), length: n,
       perimeter: new Int32Array(n), profile: new Int32Array(n), category: new Int32Array(n), peer: new Float64Array(n),
       hits: new Float64Array(n), first: new Float64Array(n), last: new Float64Array(n),
@@ -808,9 +813,10 @@ export class FlowTable {
    * The flows in snapshot order as columns, each row's lists in order (a worker's sorted run: see
    * flow-order.ts), made by the fold engine whose memory holds the records: the same columns as
    * exporting them and sorting those. Null when the table is not in an engine's memory, or when a
-   * peer is an address kept as text (the order is then found by comparing texts).
+   * peer is an address kept as text (the order is then found by comparing texts). Given a
+   * `region`, the columns are placed there for the merge (run-memory.ts) when they fit.
    */
-  sortedRunInEngine(keys: RunOrder): FlowColumns | null {
+  sortedRunInEngine(keys: RunOrder, region?: RunRegion): FlowColumns | null {
     const storage = this.#storage;
     const x = storage?.run;
     if (!storage || !x) return null;
@@ -873,18 +879,20 @@ export class FlowTable {
       };
       const rankAt = copyIn(rank); const groupKeyAt = copyIn(groupKey); const octetAt = copyIn(keys.octetRank);
       x.runExport(this.#recordsAt, n, pool, parts, rankAt, groupKeyAt, groups.length, octetAt, extras, OPERATION_SAMPLE_SIZE);
-      // Copied out of the engine's memory (its heap is rewound below).
+      // Copied out of the engine's memory (its heap is rewound below): into `region` when given
+      // and the run fits there, else into arrays of their own.
       const table = new Int32Array(memory.buffer, x.runColumnsAt(), RUN_COLUMNS.length).slice();
-      const out = { strings: this.interner.strings.slice(), length: n } as FlowColumns;
-      const lengthOf = (name: RunColumn): number => {
-        const list = RUN_LIST_OF[name];
-        if (list) return new Int32Array(memory.buffer, table[RUN_COLUMNS.indexOf(list)]!, n + 1)[n]!;
-        return name.endsWith('Offsets') ? n + 1 : n;
-      };
-      RUN_COLUMNS.forEach((name, k) => {
-        const length = lengthOf(name);
-        out[name] = (RUN_DOUBLES.has(name) ? new Float64Array(memory.buffer, table[k]!, length) : new Int32Array(memory.buffer, table[k]!, length)).slice() as Int32Array & Float64Array;
-      });
+      const address = (name: RunColumn): number => table[RUN_COLUMNS.indexOf(name)]!;
+      const lengths = columnLengths(n, (offsets) => new Int32Array(memory.buffer, address(offsets), n + 1)[n]!);
+      const bytesOf = (name: RunColumn): Uint8Array => new Uint8Array(memory.buffer, address(name), lengths[name] * (RUN_DOUBLES.has(name) ? 8 : 4));
+      const strings = this.interner.strings.slice();
+      const placed = region ? placeColumns(strings, n, lengths, region, (name, to) => { to.set(bytesOf(name)); }) : null;
+      if (placed) return placed;
+      const out = { strings, length: n } as FlowColumns;
+      for (const name of RUN_COLUMNS) {
+        const bytes = bytesOf(name).slice();
+        out[name] = (RUN_DOUBLES.has(name) ? new Float64Array(bytes.buffer) : new Int32Array(bytes.buffer)) as Int32Array & Float64Array;
+      }
       return out;
     } finally {
       x.rewindHeap(top);
@@ -998,6 +1006,8 @@ export interface FlowColumns {
   strings: string[];
   /** The ids of `strings` in text order, when they are distinct (a worker's sorted run sends them). */
   stringOrder?: Int32Array;
+  /** The columns are views of a run memory (run-memory.ts): a worker placed them there for the merge. */
+  placed?: boolean;
   length: number;
   perimeter: Int32Array; profile: Int32Array; category: Int32Array; peer: Float64Array;
   hits: Float64Array; first: Float64Array; last: Float64Array;

@@ -61,6 +61,12 @@ function wasmUrl(): URL {
 }
 let compiled: WebAssembly.Module | undefined;
 
+/** The fold module, compiled once per thread (the main thread's merge instantiates it too: merge-engine.ts). */
+export function foldModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(wasmUrl()));
+  return compiled;
+}
+
 const TABLE_FULL = Symbol('table full');
 
 /**
@@ -106,10 +112,9 @@ export class FoldEngine {
   canon!: Int32Array;
 
   constructor() {
-    compiled ??= new WebAssembly.Module(readFileSync(wasmUrl()));
     // Shared: a worker's table goes to the main thread in this memory, without a copy.
     this.#memory = new WebAssembly.Memory({ initial: RECORDS_AT / PAGE + 2, maximum: MAX_PAGES, shared: true });
-    this.x = new WebAssembly.Instance(compiled, { env: { memory: this.#memory } }).exports as unknown as FoldExports;
+    this.x = new WebAssembly.Instance(foldModule(), { env: { memory: this.#memory } }).exports as unknown as FoldExports;
     this.scanner = new LineScanner(this.x);
     this.#poolAt = RECORDS_AT - this.#poolEntries * PART_ENTRY;
     this.x.limitHeap(this.#poolAt);

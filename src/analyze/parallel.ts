@@ -13,6 +13,7 @@ import { NspError, type ErrorCode } from '../errors.js';
 import { FlowTable, type FlowColumns, type FlowTableState } from './flow-table.js';
 import { runScanTask, type FilePart, type PartResult, type ScanTask, type TaskResult } from './scan-task.js';
 import { endIdleWorkers, takeWorker, WORKERS_FROM_BYTES } from './worker-pool.js';
+import { runRegions, type RunRegion } from './run-memory.js';
 
 export interface AnalyzeFilesOptions {
   onIssue?: (issue: Issue) => void;
@@ -38,6 +39,8 @@ export interface AnalyzedFiles {
   table: FlowTable;
   /** With `runs`: the workers' flows, each run in snapshot order (not in `table`). */
   runs: FlowColumns[];
+  /** The memory the runs were placed in (run-memory.ts), for the merge; null without runs. */
+  runMemory: WebAssembly.Memory | null;
   accounts: SourceAccount[];
   /** Files that are flow snapshots, for the caller to load and merge. */
   snapshots: string[];
@@ -113,7 +116,8 @@ interface WorkerMessage {
  * flows, one at a time like tables once they hold many (sorting makes a copy of the flows).
  */
 async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResult: (r: TaskResult) => void, onTable: (state: FlowTableState) => void,
-  onRun?: (run: FlowColumns) => void, onStarted?: () => void): Promise<void> {
+  runs?: { onRun: (run: FlowColumns) => void; regions: readonly RunRegion[] }, onStarted?: () => void): Promise<void> {
+  const onRun = runs?.onRun;
   let next = 0;
   // Taken inside the try: a worker that cannot start (or onStarted failing) ends those taken before.
   const pool: Worker[] = [];
@@ -132,13 +136,16 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
         if (next < tasks.length) { const id = next++; worker.postMessage({ id, task: tasks[id] }); return; }
         let held = 0;
         for (const n of flows.values()) held += n;
-        if (onRun && held < RUNS_AT_ONCE_FLOWS) { worker.postMessage({ id: -1, run: true }); return; }
+        if (onRun && held < RUNS_AT_ONCE_FLOWS) { askRun(worker); return; }
         waiting.push(worker);
         if (!handingOver) handOver();
       };
+      // A run is placed in the worker's region of the run memory (run-memory.ts).
+      const askRun = (worker: Worker): void => worker.postMessage({ id: -1, run: true, region: runs!.regions[pool.indexOf(worker)] });
       const handOver = (): void => {
         handingOver = waiting.shift();
-        handingOver?.postMessage({ id: -1, run: onRun !== undefined });
+        if (handingOver && onRun) askRun(handingOver);
+        else handingOver?.postMessage({ id: -1, run: false });
       };
       pool.forEach((worker) => {
         worker.on('message', (m: WorkerMessage) => {
@@ -191,8 +198,11 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
   };
   const table = options.into ?? new FlowTable();
   const runs: FlowColumns[] = [];
+  let runMemory: WebAssembly.Memory | null = null;
   if (workers > 0 && tasks.length > 0) {
-    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state), options.runs ? (run) => runs.push(run) : undefined, options.onReading);
+    const regions = options.runs ? runRegions(Math.min(workers, tasks.length)) : null;
+    runMemory = regions?.memory ?? null;
+    await runOnWorkers(tasks, workers, onResult, (state) => table.absorb(state), regions ? { onRun: (run) => runs.push(run), regions: regions.regions } : undefined, options.onReading);
   } else {
     await endIdleWorkers(); // started ahead for a larger input than this
     options.onReading?.();
@@ -223,5 +233,5 @@ export async function analyzeFiles(files: readonly InputFile[], options: Analyze
     }
     lineOffset += p.lines;
   }
-  return { table, runs, accounts, snapshots, carefulLines };
+  return { table, runs, runMemory, accounts, snapshots, carefulLines };
 }

@@ -6,15 +6,17 @@ import { parentPort } from 'node:worker_threads';
 import { isNspError } from '../errors.js';
 import { FlowTable, columnsTransferList, stateTransferList } from './flow-table.js';
 import { sortedRunOfTable } from './flow-order.js';
+import type { RunRegion } from './run-memory.js';
 import { runScanTask, type ScanTask } from './scan-task.js';
 
 // Records in shared memory: the table is handed over at the end without a copy.
 const table = new FlowTable({ shared: true });
 
-parentPort!.on('message', (message: { id: number; task?: ScanTask; run?: boolean }) => {
+parentPort!.on('message', (message: { id: number; task?: ScanTask; run?: boolean; region?: RunRegion }) => {
   if (message.run) {
-    // The flows in snapshot order, sorted here (on every worker at once) for a snapshot writer.
-    const run = sortedRunOfTable(table);
+    // The flows in snapshot order, sorted here (on every worker at once) for a snapshot writer,
+    // placed in the worker's region of the run memory when given one.
+    const run = sortedRunOfTable(table, undefined, message.region);
     parentPort!.postMessage({ id: message.id, run }, columnsTransferList(run));
     return;
   }

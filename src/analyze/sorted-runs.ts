@@ -11,6 +11,7 @@ import { formatIPv4 } from '../model/ip.js';
 import { byCodeUnit } from '../model/text.js';
 import { CATEGORY_RANK, KIND_NAMES, KIND_RANK, ipv4TextKey, peerKindRank } from './flow-order.js';
 import { PEER_CODE, type FlowColumns } from './flow-table.js';
+import { mergedRowsInWasm } from './merge-engine.js';
 import type { SnapshotRows, UsedValues } from './snapshot.js';
 
 /** What a merge plan needs of a run: its rows' keys (in snapshot order) and its strings. */
@@ -45,9 +46,19 @@ interface MergePlan {
   used: Pick<UsedValues, 'perimeter' | 'profile' | 'category' | 'kind'>;
 }
 
-/** The rows of `runs` (each in snapshot order) merged, flows found in several runs combined. */
-export function mergedRows(runs: readonly FlowColumns[]): SnapshotRows {
-  const plan = planOfKeys(runs);
+/**
+ * The rows of `runs` (each in snapshot order) merged, flows found in several runs combined;
+ * `runMemory`: the memory runs were placed in by workers (run-memory.ts), where the merge then runs.
+ */
+export function mergedRows(runs: readonly FlowColumns[], runMemory: WebAssembly.Memory | null = null): SnapshotRows {
+  const union = unionOfStrings(runs);
+  // In WebAssembly (merge-engine.ts) unless an address kept as text must be compared as text.
+  return mergedRowsInWasm(runs, union.strings, union.outs, runMemory) ?? mergedRowsInJavaScript(runs, union);
+}
+
+/** mergedRows() in JavaScript: the WebAssembly merge's fallback, and the reference it is tested against. */
+export function mergedRowsInJavaScript(runs: readonly FlowColumns[], union = unionOfStrings(runs)): SnapshotRows {
+  const plan = planOfKeys(runs, union);
   const mapped = plan.runs.map((r, k): Run => ({ ...r, c: runs[k]! }));
   const { strings, sources } = plan;
   let r0 = 0;
@@ -65,8 +76,8 @@ export function mergedRows(runs: readonly FlowColumns[]): SnapshotRows {
 }
 
 /** The merge plan of runs with these keys (see MergePlan). */
-function planOfKeys(keys: readonly RunKeys[]): MergePlan {
-  const { strings, outs } = unionOfStrings(keys);
+function planOfKeys(keys: readonly RunKeys[], union = unionOfStrings(keys)): MergePlan {
+  const { strings, outs } = union;
   const runs = keys.map((c, k): Run<RunKeys> => {
     const run: Run<RunKeys> = { c, out: outs[k]!, group: null, peer: null };
     sortKeys(run, strings.length);

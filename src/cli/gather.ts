@@ -55,7 +55,7 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
     get summary() { return whole().summary; },
     get table() { return whole().table; },
     async takeSnapshotRows() {
-      const { table, runs } = held();
+      const { table, runs, runMemory } = held();
       const { sortedRun } = await import('../analyze/flow-order.js');
       const { mergedRows } = await import('../analyze/sorted-runs.js');
       // Merged tables leave their memories behind: collected before the copy, and the table after it.
@@ -65,7 +65,7 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
       releaseMemoryNow(columns.length);
       // apache-arrow (snapshot.js) loads here only without runs: a writer thread may write them.
       if (runs.length === 0) return (await import('../analyze/snapshot.js')).tableRows(columns);
-      return mergedRows(columns.length > 0 ? [...runs, sortedRun(columns)] : runs);
+      return mergedRows(columns.length > 0 ? [...runs, sortedRun(columns)] : runs, runMemory);
     },
     reporter,
   };
