@@ -16,6 +16,7 @@ import { parseExistingRules } from '../src/ingest/existing-rules.js';
 import { listInputFiles, readRecords } from '../src/ingest/index.js';
 import { formatPrefix, parseIPv4, parseIPv6, parseLoggedIp, parsePrefix, formatAddress } from '../src/model/ip.js';
 import { skippedRows, type SourceAccount } from '../src/model/issue.js';
+import { formatCount } from '../src/model/text.js';
 
 const RUNS = Number(process.env.NSPA_FUZZ_RUNS ?? 60);
 const dir = mkdtempSync(join(tmpdir(), 'nspa-fuzz-'));
@@ -115,6 +116,14 @@ describe('fuzz: IP and prefix parsers', () => {
       const prefix = parsePrefix(text);
       if (prefix) expect(parsePrefix(formatPrefix(prefix))).toEqual(prefix);
     }), { numRuns: RUNS * 50 });
+  });
+});
+
+describe('fuzz: counts in reports', () => {
+  it('writes thousands separators as toLocaleString en-US does', () => {
+    fc.assert(fc.property(fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.maxSafeNat(), fc.bigInt(), fc.double(), fc.constantFrom(0, -0, 999, 1000, -1000, 123456789)), (n) => {
+      expect(formatCount(n)).toBe(n.toLocaleString('en-US'));
+    }), { numRuns: 2000 });
   });
 });
 

@@ -121,6 +121,7 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
   let next = 0;
   // Taken inside the try: a worker that cannot start (or onStarted failing) ends those taken before.
   const pool: Worker[] = [];
+  const handedRun = new Set<Worker>(); // handed over a run
   try {
     for (let i = Math.min(workers, tasks.length); i > 0; i--) pool.push(takeWorker());
     onStarted?.();
@@ -154,7 +155,7 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
           if (m.state || m.run) {
             const { state, run } = m;
             ended.add(worker);
-            void worker.terminate().then(() => {
+            const taken = (): void => {
               try {
                 if (run) onRun!(run);
                 else onTable(state!);
@@ -164,7 +165,11 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
               } catch (error) {
                 reject(error as Error);
               }
-            }, reject);
+            };
+            // A table is merged once its worker has ended (its heap freed first); a run, which
+            // holds nothing of the worker's, at once while the worker ends.
+            const ending = worker.terminate();
+            if (run) { handedRun.add(worker); ending.catch(() => {}); taken(); } else void ending.then(taken, reject);
             return;
           }
           flows.set(worker, m.flows ?? 0);
@@ -178,7 +183,8 @@ async function runOnWorkers(tasks: readonly ScanTask[], workers: number, onResul
       });
     });
   } finally {
-    await Promise.all([...pool.map((w) => w.terminate()), endIdleWorkers()]);
+    // Workers that handed over a run end meanwhile (nothing waits on them).
+    await Promise.all([...pool.filter((w) => !handedRun.has(w)).map((w) => w.terminate()), endIdleWorkers()]);
   }
 }
 

@@ -3,7 +3,8 @@
 // one by one and writes them as Arrow record batches to the file the main thread opened — so the
 // merge (main thread) and the encoding (here) of the next batches run at once.
 
-import { writeSync } from 'node:fs';
+import { fdatasync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import type { FlowColumns } from './flow-table.js';
 import { SnapshotWriter, type UsedValues } from './snapshot.js';
@@ -16,23 +17,30 @@ export type WriterMessage =
 
 let writer: SnapshotWriter | null = null;
 let strings: string[] = [];
+let file = -1;
+// Each batch written is flushed to disk in the background (so the main thread's fsync at the end
+// has little left to wait for); a failure is reported at the end, never dropped.
+const flushes: Promise<void>[] = [];
 
 parentPort!.on('message', (m: WriterMessage) => {
-  try {
+  void (async () => {
     if ('start' in m) {
-      const { fd } = m.start;
+      file = m.start.fd;
       strings = m.start.strings;
       writer = new SnapshotWriter(strings, m.start.used, (chunk) => {
-        for (let done = 0; done < chunk.byteLength;) done += writeSync(fd, chunk, done, chunk.byteLength - done);
+        for (let done = 0; done < chunk.byteLength;) done += writeSync(file, chunk, done, chunk.byteLength - done);
       });
     } else if ('batch' in m) {
       writer!.add({ ...m.batch, strings });
+      flushes.push(promisify(fdatasync)(file));
       parentPort!.postMessage({ written: true });
     } else {
       writer!.finish();
+      await Promise.all(flushes);
       parentPort!.postMessage({ finished: true });
+      parentPort!.close(); // the thread ends on its own: nothing waits for it
     }
-  } catch (error) {
+  })().catch((error: unknown) => {
     parentPort!.postMessage({ error: (error as Error).message ?? String(error) });
-  }
+  });
 });

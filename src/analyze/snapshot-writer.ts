@@ -90,8 +90,9 @@ export class SnapshotWriterThread {
     }
   }
 
-  /** Ends the thread (a run that writes nothing after all). */
+  /** Ends the thread (a run that writes nothing after all, or failed); once it has finished, it ends on its own. */
   async close(): Promise<void> {
+    if (this.#finished) { this.#worker.unref(); return; }
     await this.#worker.terminate();
   }
 }

@@ -3,12 +3,13 @@
 
 import type { Issue, SourceAccount } from '../model/issue.js';
 import { skippedRows } from '../model/issue.js';
+import { formatCount } from '../model/text.js';
 import type { IO } from './io.js';
 
 /** Issues printed in full; the rest are counted. */
 export const ISSUES_SHOWN = 20;
 
-const fmt = (n: number | bigint): string => n.toLocaleString('en-US');
+const fmt = formatCount;
 
 export class RunReporter {
   readonly issues: Issue[] = [];

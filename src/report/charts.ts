@@ -3,6 +3,7 @@
 // (native tooltip) and a data-tip (the page script's readout); all text is escaped here.
 
 import { escapeHtml } from './escape.js';
+import { formatCount } from '../model/text.js';
 
 /** One series of a bar chart (a stack layer); `className` picks its colour from the page CSS. */
 export interface ChartSeries {
@@ -40,7 +41,7 @@ export interface HorizontalBarSpec {
 }
 
 const WIDTH = 720;
-const fmt = (n: number): string => n.toLocaleString('en-US');
+const fmt = formatCount;
 /** Shortens a label for an axis; done on raw text before escaping so no entity is cut. */
 export function truncateLabel(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, Math.max(1, max - 1))}…`;

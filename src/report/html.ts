@@ -16,7 +16,7 @@ import { detectProfileMode, FAIL_CONDITIONS, type DeniedFinding, type DriftFix, 
 import type { SourceInfo } from '../recommend/history.js';
 import { barChart, horizontalBarChart, sparkline, truncateLabel } from './charts.js';
 import { escapeHtml as esc, jsonForScript } from './escape.js';
-import { byCodeUnit, shortName } from '../model/text.js';
+import { byCodeUnit, formatCount, shortName } from '../model/text.js';
 
 export interface HtmlReportInput {
   summary: FlowSummary;
@@ -68,7 +68,7 @@ export interface ReportData {
 
 const profileName = (perimeterId: string, profile: string): string => `${shortName(perimeterId)}/${profile}`;
 const dayText = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
-const fmt = (n: number): string => n.toLocaleString('en-US');
+const fmt = formatCount;
 
 /** Builds the chart and overview figures from the flows (pure, deterministic). */
 /** Longest day axis drawn day by day; longer spans chart only the days with data. */
