@@ -89,7 +89,7 @@ describe('FlowSummary', () => {
     const { sortedRunOfTable } = await import('../src/analyze/flow-order.js');
     const { mergedRows, mergedRowsInJavaScript } = await import('../src/analyze/sorted-runs.js');
     const { mergedRowsInWasm } = await import('../src/analyze/merge-engine.js');
-    const { writeSnapshotRows } = await import('../src/analyze/snapshot.js');
+    const { SnapshotWriter, writeSnapshotRows } = await import('../src/analyze/snapshot.js');
     const { parseIPv4 } = await import('../src/model/ip.js');
     // Addresses as dotted quads only (one kept as text is compared as text: see the end).
     const estate = (await estateRecords()).filter((r) => (r.peerKind !== 'ip' || parseIPv4(r.peer) >= 0) && (r.sourceIp === '' || parseIPv4(r.sourceIp) >= 0));
@@ -106,6 +106,15 @@ describe('FlowSummary', () => {
       writeSnapshotRows(rows, (chunk) => chunks.push(chunk.slice()));
       return Buffer.concat(chunks);
     };
+    // Batches of a few rows, as the JavaScript encoder writes them or encoded where they are made.
+    const inBatches = (rows: SnapshotRows, encoded: boolean): Buffer => {
+      const chunks: Uint8Array[] = [];
+      const writer = new SnapshotWriter(rows.strings, rows.used, (chunk) => chunks.push(chunk.slice()));
+      if (encoded) for (let e = rows.nextEncoded!(7); e; e = rows.nextEncoded!(7)) writer.addEncoded(e);
+      else for (let b = rows.next(7); b; b = rows.next(7)) writer.add(b);
+      writer.finish();
+      return Buffer.concat(chunks);
+    };
     fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.nat(), { minLength: records.length, maxLength: records.length }), (k, assignment) => {
       const tables = Array.from({ length: k }, () => new FlowTable());
       records.forEach((r, i) => tables[assignment[i]! % k]!.addRecord(r));
@@ -117,6 +126,7 @@ describe('FlowSummary', () => {
       expect(inWasm).not.toBeNull();
       expect(written(inWasm!).equals(expected)).toBe(true);
       expect(written(mergedRows(runs)).equals(expected)).toBe(true);
+      expect(inBatches(mergedRowsInWasm(runs, strings, outs)!, true).equals(inBatches(mergedRowsInJavaScript(runs), false))).toBe(true);
     }), { numRuns: 40 });
     // An address kept as text is compared as text: the JavaScript merge's.
     const t = new FlowTable();
@@ -204,22 +214,29 @@ describe('FlowSummary', () => {
 
     // A writer thread fed the merge's batches writes the same bytes.
     const { SnapshotWriterThread } = await import('../src/analyze/snapshot-writer.js');
-    const { mergedRows } = await import('../src/analyze/sorted-runs.js');
+    const { mergedRows, mergedRowsInJavaScript } = await import('../src/analyze/sorted-runs.js');
     const { sortedRunOfTable } = await import('../src/analyze/flow-order.js');
     const { readFileSync, readdirSync } = await import('node:fs');
     const dir = mkdtempSync(join(tmpdir(), 'nspa-writer-'));
     await new SnapshotWriterThread().write(join(dir, 'flows.arrow'), mergedRows([sortedRunOfTable(table)]));
+    expect(readFileSync(join(dir, 'flows.arrow')).equals(Buffer.from(bytes))).toBe(true);
+    // Batches encoded on the thread (rows merged in JavaScript): the same bytes.
+    await new SnapshotWriterThread().write(join(dir, 'flows.arrow'), mergedRowsInJavaScript([sortedRunOfTable(table)]));
     expect(readFileSync(join(dir, 'flows.arrow')).equals(Buffer.from(bytes))).toBe(true);
     // A path it cannot write: the output error, and no file left behind.
     await expect(new SnapshotWriterThread().write(join(dir, 'missing', 'flows.arrow'), mergedRows([sortedRunOfTable(table)]))).rejects.toThrow(/Cannot write/);
     expect(readdirSync(dir)).toEqual(['flows.arrow']);
     await new SnapshotWriterThread().close(); // started, never used
     // The merge failing after a batch went to the thread: the thread is ended first, nothing is left.
-    const rows = mergedRows([sortedRunOfTable(table)]);
-    let calls = 0;
-    const failing = { ...rows, next: (n: number) => { if (calls++ === 1) throw new Error('merge failed'); return rows.next(n); } };
-    await expect(new SnapshotWriterThread().write(join(dir, 'failed.arrow'), failing)).rejects.toThrow(/merge failed/);
-    expect(readdirSync(dir)).toEqual(['flows.arrow']);
+    // (Batches encoded where they are merged, or encoded on the thread.)
+    for (const encoded of [true, false]) {
+      const rows = mergedRows([sortedRunOfTable(table)]);
+      let calls = 0;
+      const failing = <T>(next: (n: number) => T) => (n: number): T => { if (calls++ === 1) throw new Error('merge failed'); return next(n); };
+      const broken = encoded ? { ...rows, next: failing(rows.next), nextEncoded: failing(rows.nextEncoded!) } : { ...rows, next: failing(rows.next), nextEncoded: undefined };
+      await expect(new SnapshotWriterThread().write(join(dir, 'failed.arrow'), broken)).rejects.toThrow(/merge failed/);
+      expect(readdirSync(dir)).toEqual(['flows.arrow']);
+    }
   });
 
   it('takes over a table handed from another thread, or merges it into one that holds flows', async () => {

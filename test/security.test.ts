@@ -98,16 +98,22 @@ describe('an interrupted run', () => {
   it('exits 130 and leaves no output and no temp file', async () => {
     const dir = tempDir();
     const input = join(dir, 'big.jsonl');
-    const line = (i: number): string => JSON.stringify({ time: '2026-11-02T08:00:00Z', category: 'NspPublicInboundResourceRulesAllowed', resourceId: '/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/networkSecurityPerimeters/n', properties: { profile: 'p', source: { ipAddress: formatIPv4(0xc6336400 + (i % 60000)) } } });
+    // 400,000 flows: the snapshot takes a while to write, and the run is interrupted while it does.
+    const line = (i: number): string => JSON.stringify({ time: '2026-11-02T08:00:00Z', category: 'NspPublicInboundResourceRulesAllowed', resourceId: '/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/networkSecurityPerimeters/n', properties: { profile: 'p', source: { ipAddress: formatIPv4(0xc6336400 + i) } } });
     writeFileSync(input, `${Array.from({ length: 400_000 }, (_, i) => line(i)).join('\n')}\n`);
     const outDir = join(dir, 'out');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(outDir);
     const child = spawn(process.execPath, ['bin/nsp-advisor.js', 'analyze', input, '--out', join(outDir, 'flows.arrow'), '-q'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 400));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    let written: string[] = [];
+    for (let waited = 0; written.length === 0 && waited < 20_000; waited += 2) {
+      await new Promise((r) => setTimeout(r, 2));
+      written = readdirSync(outDir);
+    }
+    expect(written).toEqual([expect.stringMatching(/^\.flows\.arrow\..*\.tmp$/)]); // the temp file, not yet the output
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    expect(code).toBe(130);
+    expect(await exited).toBe(130);
     expect(readdirSync(outDir)).toEqual([]);
   });
 });

@@ -5,10 +5,10 @@
 // FlowTable it is bound to, which it adds rows to without leaving WebAssembly. JsonlFolder (scan-jsonl.ts) drives it and does what it
 // hands back; this file owns the memory, the binding and the views.
 
-import { readFileSync } from 'node:fs';
 import { NspError, isNspError } from '../errors.js';
 import { LineScanner, type ScanExports } from '../ingest/jsonl-scanner.js';
 import type { FlowTable, RunExports, TableStorage } from './flow-table.js';
+import { foldModule } from './fold-module.js';
 
 interface FoldExports extends ScanExports, RunExports {
   limitHeap(limit: number): void;
@@ -52,20 +52,6 @@ const MAX_PAGES = 65_536;
 const LOG_ENTRIES = 1 << 14;
 const LOG_ENTRY = 16;
 const PARTS_PER_LINE = 4;
-
-/** The compiled module; under the TypeScript test runner, the build's copy in dist/. */
-function wasmUrl(): URL {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) return new URL(here.replace(/\/src\/analyze\/fold-engine\.ts$/, '/dist/src/analyze/wasm/fold-lines.wasm'));
-  return new URL('./wasm/fold-lines.wasm', here);
-}
-let compiled: WebAssembly.Module | undefined;
-
-/** The fold module, compiled once per thread (the main thread's merge instantiates it too: merge-engine.ts). */
-export function foldModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(readFileSync(wasmUrl()));
-  return compiled;
-}
 
 const TABLE_FULL = Symbol('table full');
 

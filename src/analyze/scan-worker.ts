@@ -2,12 +2,16 @@
 // and answers each with its counts and issues; at the end it hands over the whole table (its
 // records in shared memory: nothing copied), or its flows sorted for a snapshot writer.
 
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { useFoldModule } from './fold-module.js';
 import { isNspError } from '../errors.js';
 import { FlowTable, columnsTransferList, stateTransferList } from './flow-table.js';
 import { sortedRunOfTable } from './flow-order.js';
 import type { RunRegion } from './run-memory.js';
 import { runScanTask, type ScanTask } from './scan-task.js';
+
+// The fold module of the thread that started this one: its machine code is shared.
+if (workerData?.foldModule) useFoldModule(workerData.foldModule as WebAssembly.Module);
 
 // Records in shared memory: the table is handed over at the end without a copy.
 const table = new FlowTable({ shared: true });

@@ -8,11 +8,13 @@ import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import type { FlowColumns } from './flow-table.js';
 import { SnapshotWriter, type UsedValues } from './snapshot.js';
+import type { EncodedBatch } from './snapshot-encoding.js';
 
 /** Messages from the main thread: the file and its values, then batches, then the end. */
 export type WriterMessage =
   | { start: { fd: number; strings: string[]; used: UsedValues } }
   | { batch: Omit<FlowColumns, 'strings'> }
+  | { encoded: EncodedBatch }
   | { end: true };
 
 let writer: SnapshotWriter | null = null;
@@ -30,8 +32,9 @@ parentPort!.on('message', (m: WriterMessage) => {
       writer = new SnapshotWriter(strings, m.start.used, (chunk) => {
         for (let done = 0; done < chunk.byteLength;) done += writeSync(file, chunk, done, chunk.byteLength - done);
       });
-    } else if ('batch' in m) {
-      writer!.add({ ...m.batch, strings });
+    } else if ('batch' in m || 'encoded' in m) {
+      if ('batch' in m) writer!.add({ ...m.batch, strings });
+      else writer!.addEncoded(m.encoded);
       flushes.push(promisify(fdatasync)(file));
       parentPort!.postMessage({ written: true });
     } else {

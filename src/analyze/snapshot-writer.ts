@@ -6,7 +6,6 @@
 
 import { Worker } from 'node:worker_threads';
 import { writeFileAtomicWith } from '../write-atomic.js';
-import { columnsTransferList } from './flow-table.js';
 import type { SnapshotRows } from './snapshot.js';
 import type { WriterMessage } from './snapshot-write-worker.js';
 
@@ -72,11 +71,19 @@ export class SnapshotWriterThread {
         try {
           // Posted at once: a thread still booting takes its messages once it listens.
           this.#post({ start: { fd, strings: rows.strings as string[], used: rows.used } });
-          for (let b = rows.next(BATCH_ROWS); b; b = rows.next(BATCH_ROWS)) {
-            await this.#until(() => this.#ahead < AHEAD);
+          // Encoded here already when the rows are made so (the WebAssembly merge): the thread only frames them.
+          const next = (): WriterMessage | null => {
+            const encoded = rows.nextEncoded?.(BATCH_ROWS);
+            if (encoded) return { encoded };
+            const b = encoded === undefined ? rows.next(BATCH_ROWS) : null;
+            if (!b) return null;
             const { strings: _, ...batch } = b;
+            return { batch };
+          };
+          for (let m = next(); m; m = next()) {
+            await this.#until(() => this.#ahead < AHEAD);
             this.#ahead++;
-            this.#post({ batch }, columnsTransferList(b));
+            this.#post(m, transferList(m));
           }
           this.#post({ end: true });
           await this.#until(() => this.#finished);
@@ -95,4 +102,15 @@ export class SnapshotWriterThread {
     if (this.#finished) { this.#worker.unref(); return; }
     await this.#worker.terminate();
   }
+}
+
+/** The buffers of a batch message, to transfer with it. */
+function transferList(m: WriterMessage): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  const add = (value: unknown): void => {
+    if (ArrayBuffer.isView(value)) { if (value.buffer instanceof ArrayBuffer) buffers.add(value.buffer); }
+    else if (value && typeof value === 'object') for (const v of Object.values(value)) add(v);
+  };
+  add('batch' in m ? m.batch : 'encoded' in m ? m.encoded : null);
+  return [...buffers];
 }

@@ -13,9 +13,9 @@ import { NspError } from '../errors.js';
 import { categories, lookupCategory } from '../model/category.js';
 import { formatAddress, parseIPv4, parseIPv4Bytes, parseLoggedIp } from '../model/ip.js';
 import type { FlowSummary } from '../model/flow-summary.js';
-import { FlowTable as FlowTableClass, PEER_CODE, columnsFromSummary, ipOfCode, peerOfCode, type FlowColumns, type FlowTable } from './flow-table.js';
-import { byCodeUnit } from '../model/text.js';
+import { FlowTable as FlowTableClass, PEER_CODE, columnsFromSummary, type FlowColumns, type FlowTable } from './flow-table.js';
 import { KIND_NAMES, gatherRows, orderFlows, peerKindRank } from './flow-order.js';
+import { DICTIONARY_COLUMNS, LITTLE_ENDIAN, encodeBatch, sortedDictionaries, type DictionaryColumn, type EncodedBatch, type SortedValues, type UsedValues, type Utf8Column } from './snapshot-encoding.js';
 
 const FORMAT_KEY = 'nsp-advisor.snapshot';
 const FORMAT_VERSION = '1';
@@ -51,121 +51,10 @@ function listOf(list: { listOffsets: Int32Array }, child: Data): Data<List> {
   return makeData({ type: new List(new Field('item', child.type, false)), length: list.listOffsets.length - 1, nullCount: 0, valueOffsets: list.listOffsets, child });
 }
 
-/** Builds a Utf8 column value by value, without a string per value where avoidable. */
-class Utf8Builder {
-  readonly offsets: Int32Array;
-  #bytes = new Uint8Array(1 << 16);
-  #pos = 0;
-  #row = 0;
-  readonly #cache: (Uint8Array | undefined)[] = [];
-  readonly #strings: readonly string[];
-  constructor(rows: number, strings: readonly string[]) { this.offsets = new Int32Array(rows + 1); this.#strings = strings; }
-
-  #room(n: number): void {
-    if (this.#pos + n <= this.#bytes.length) return;
-    const bytes = new Uint8Array(Math.max(this.#bytes.length * 2, this.#pos + n));
-    bytes.set(this.#bytes.subarray(0, this.#pos));
-    this.#bytes = bytes;
-  }
-
-  /** Appends interned string `id`. */
-  id(id: number): void {
-    let b = this.#cache[id];
-    if (b === undefined) { b = encoder.encode(this.#strings[id]!); this.#cache[id] = b; }
-    this.#room(b.length);
-    this.#bytes.set(b, this.#pos);
-    this.#pos += b.length;
-    this.offsets[++this.#row] = this.#pos;
-  }
-
-  /** Appends an IPv4 address as a dotted quad. */
-  ipv4(v: number): void {
-    this.#room(15);
-    for (let shift = 24; shift >= 0; shift -= 8) {
-      const o = (v >>> shift) & 255;
-      if (o >= 100) this.#bytes[this.#pos++] = 48 + Math.floor(o / 100);
-      if (o >= 10) this.#bytes[this.#pos++] = 48 + (Math.floor(o / 10) % 10);
-      this.#bytes[this.#pos++] = 48 + (o % 10);
-      if (shift > 0) this.#bytes[this.#pos++] = 46;
-    }
-    this.offsets[++this.#row] = this.#pos;
-  }
-
-  /** Appends a peer or caller-IP code. */
-  code(code: number): void {
-    if (code < PEER_CODE.TEXT_IP) this.ipv4(code);
-    else if (code >= PEER_CODE.NONE) this.offsets[++this.#row] = this.#pos;
-    else this.id(code - (code >= PEER_CODE.FQDN ? PEER_CODE.FQDN : code >= PEER_CODE.RESOURCE ? PEER_CODE.RESOURCE : PEER_CODE.TEXT_IP));
-  }
-
-  data(): Data<Utf8> {
-    return makeData({ type: new Utf8(), length: this.#row, nullCount: 0, valueOffsets: this.offsets, data: this.#bytes.subarray(0, this.#pos) });
-  }
-}
-
-/**
- * A dictionary shared by every record batch of a snapshot (the Arrow file format allows one per
- * column): the values in use, in code-unit order, so the same flows give the same bytes however
- * their rows were gathered.
- */
-class SortedDictionary {
-  readonly #index: Int32Array; // value id → dictionary index, −1 when not in use
-  readonly #vector: Vector;
-  readonly #id: number;
-  constructor(texts: readonly string[], used: Uint8Array, id: number) {
-    const ids: number[] = [];
-    for (let v = 0; v < used.length; v++) if (used[v]) ids.push(v);
-    ids.sort((x, y) => byCodeUnit(texts[x]!, texts[y]!));
-    this.#index = new Int32Array(texts.length).fill(-1);
-    ids.forEach((v, k) => { this.#index[v] = k; });
-    this.#vector = makeVector(utf8Data(ids.map((v) => texts[v]!)));
-    this.#id = id;
-  }
-
-  /** Dictionary-encoded data of the values `ids`. */
-  data(ids: Int32Array): Data<Dictionary<Utf8, Int32>> {
-    const indices = new Int32Array(ids.length);
-    for (let k = 0; k < ids.length; k++) indices[k] = this.#index[ids[k]!]!;
-    // A fixed id: apache-arrow otherwise numbers dictionaries from a process-wide counter, and the
-    // bytes would differ from run to run.
-    return makeData({ type: new Dictionary(new Utf8(), new Int32(), this.#id), length: ids.length, nullCount: 0, data: indices, dictionary: this.#vector });
-  }
-}
-
-/** Epoch milliseconds as Arrow 64-bit timestamps. */
-function timeColumn(values: Float64Array): Data<TimestampMillisecond> {
-  const data = new BigInt64Array(values.length);
-  if (LITTLE_ENDIAN) {
-    // Two 32-bit words per value: no BigInt made per row.
-    const words = new Int32Array(data.buffer);
-    for (let r = 0; r < values.length; r++) {
-      const v = values[r]!;
-      const hi = Math.floor(v / 2 ** 32);
-      words[2 * r] = (v - hi * 2 ** 32) | 0;
-      words[2 * r + 1] = hi | 0;
-    }
-  } else {
-    for (let r = 0; r < values.length; r++) data[r] = BigInt(values[r]!);
-  }
-  return makeData({ type: new TimestampMillisecond(), length: values.length, nullCount: 0, data });
-}
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Utf8 data of peer or caller-IP codes. */
-function utf8OfCodes(codes: Float64Array, strings: readonly string[]): Data<Utf8> {
-  const b = new Utf8Builder(codes.length, strings);
-  for (let k = 0; k < codes.length; k++) b.code(codes[k]!);
-  return b.data();
-}
-
 /** Rows per record batch: the writer holds one batch's columns at a time, not the whole file's (snapshot-writer.ts uses the same). */
 const BATCH_ROWS = 1 << 16;
 
-/** For each dictionary column, which values appear in it (ids, category indexes, kind ranks). */
-export interface UsedValues {
-  perimeter: Uint8Array; profile: Uint8Array; category: Uint8Array; kind: Uint8Array;
-  res: Uint8Array; rules: Uint8Array; ops: Uint8Array;
-}
+export type { UsedValues } from './snapshot-encoding.js';
 
 /** The values that appear in the dictionary columns of `c`. */
 export function usedValues(c: FlowColumns): UsedValues {
@@ -195,6 +84,8 @@ export interface SnapshotRows {
   readonly used: UsedValues;
   /** The next rows (at most `rows`), in order with every list in order; null when none are left. */
   next(rows: number): FlowColumns | null;
+  /** next() encoded as the snapshot stores it (snapshot-encoding.ts), where the rows are made so. */
+  nextEncoded?(rows: number): EncodedBatch | null;
 }
 
 /** The flows of `c` in snapshot order. */
@@ -234,48 +125,53 @@ export function writeSnapshotRows(rows: SnapshotRows, write: (chunk: Uint8Array)
  * `strings`): on this thread, or on a writer thread (snapshot-writer.ts) that the merge feeds.
  */
 export class SnapshotWriter {
-  readonly #perimeters: SortedDictionary; readonly #profiles: SortedDictionary; readonly #categories: SortedDictionary;
-  readonly #kinds: SortedDictionary; readonly #resources: SortedDictionary; readonly #rules: SortedDictionary; readonly #operations: SortedDictionary;
+  readonly #dictionaries: Record<DictionaryColumn, SortedValues>;
+  // Each dictionary's texts, written once; batches refer to it by its fixed id.
+  readonly #vectors: Record<DictionaryColumn, Vector>;
   readonly #writer = new RecordBatchFileWriter();
   #schema: Schema | undefined;
 
   constructor(strings: readonly string[], used: UsedValues, write: (chunk: Uint8Array) => void) {
-    this.#perimeters = new SortedDictionary(strings, used.perimeter, 0);
-    this.#profiles = new SortedDictionary(strings, used.profile, 1);
-    this.#categories = new SortedDictionary(categories.map((x) => x.name), used.category, 2);
-    this.#kinds = new SortedDictionary(KIND_NAMES, used.kind, 3);
-    this.#resources = new SortedDictionary(strings, used.res, 4);
-    this.#rules = new SortedDictionary(strings, used.rules, 5);
-    this.#operations = new SortedDictionary(strings, used.ops, 6);
+    this.#dictionaries = sortedDictionaries(strings, used);
+    this.#vectors = Object.fromEntries(DICTIONARY_COLUMNS.map((name) => [name, makeVector(utf8Data(this.#dictionaries[name].texts))])) as Record<DictionaryColumn, Vector>;
     this.#writer.reset(new ChunkSink(write));
   }
 
   /** Writes the rows of `b` as one record batch (or several, as apache-arrow splits them). */
   add(b: FlowColumns): void {
-    const m = b.length;
-    const list = (offsets: Int32Array): { listOffsets: Int32Array } => ({ listOffsets: offsets });
-    const kinds = new Int32Array(m);
-    const daysSeen = new Int32Array(m);
-    for (let r = 0; r < m; r++) { kinds[r] = peerKindRank(b.peer[r]!); daysSeen[r] = b.dayOffsets[r + 1]! - b.dayOffsets[r]!; }
+    this.addEncoded(encodeBatch(b, this.#dictionaries));
+  }
+
+  /** add() of rows encoded already (by encodeBatch(), or the same way by the WebAssembly merge). */
+  addEncoded(e: EncodedBatch): void {
+    const m = e.length;
+    const list = (offsets: Int32Array, child: Data): Data<List> => listOf({ listOffsets: offsets }, child);
+    // A fixed id per dictionary: apache-arrow otherwise numbers dictionaries from a process-wide
+    // counter, and the bytes would differ from run to run.
+    const dictionary = (name: DictionaryColumn, indexes: Int32Array): Data => makeData({
+      type: new Dictionary(new Utf8(), new Int32(), DICTIONARY_COLUMNS.indexOf(name)), length: indexes.length, nullCount: 0, data: indexes, dictionary: this.#vectors[name],
+    });
+    const utf8 = (c: Utf8Column): Data => makeData({ type: new Utf8(), length: c.offsets.length - 1, nullCount: 0, valueOffsets: c.offsets, data: c.bytes });
+    const time = (values: BigInt64Array): Data => makeData({ type: new TimestampMillisecond(), length: m, nullCount: 0, data: values });
     const columns = {
       // Columns of few distinct values are dictionary-encoded: smaller files, one decode per value.
-      perimeterId: this.#perimeters.data(b.perimeter),
-      profile: this.#profiles.data(b.profile),
-      category: this.#categories.data(b.category),
-      peerKind: this.#kinds.data(kinds),
-      peer: utf8OfCodes(b.peer, b.strings),
-      hits: makeData({ type: new Float64(), length: m, nullCount: 0, data: b.hits }),
-      firstSeen: timeColumn(b.first),
-      lastSeen: timeColumn(b.last),
-      daysSeen: makeData({ type: new Int32(), length: m, nullCount: 0, data: daysSeen }),
-      days: listOf(list(b.dayOffsets), makeData({ type: new Int32(), length: b.days.length, nullCount: 0, data: b.days })),
-      dayHits: listOf(list(b.dayOffsets), makeData({ type: new Float64(), length: b.dayHits.length, nullCount: 0, data: b.dayHits })),
+      perimeterId: dictionary('perimeter', e.perimeter),
+      profile: dictionary('profile', e.profile),
+      category: dictionary('category', e.category),
+      peerKind: dictionary('kind', e.kind),
+      peer: utf8(e.peer),
+      hits: makeData({ type: new Float64(), length: m, nullCount: 0, data: e.hits }),
+      firstSeen: time(e.first),
+      lastSeen: time(e.last),
+      daysSeen: makeData({ type: new Int32(), length: m, nullCount: 0, data: e.daysSeen }),
+      days: list(e.dayOffsets, makeData({ type: new Int32(), length: e.days.length, nullCount: 0, data: e.days })),
+      dayHits: list(e.dayOffsets, makeData({ type: new Float64(), length: e.dayHits.length, nullCount: 0, data: e.dayHits })),
       // Names in lists repeat across flows: dictionary-encoded like the key columns.
-      resources: listOf(list(b.resOffsets), this.#resources.data(b.res)),
-      matchedRules: listOf(list(b.ruleOffsets), this.#rules.data(b.rules)),
-      matchedRuleHits: listOf(list(b.ruleOffsets), makeData({ type: new Float64(), length: b.ruleHits.length, nullCount: 0, data: b.ruleHits })),
-      sourceIps: listOf(list(b.ipOffsets), utf8OfCodes(b.ips, b.strings)),
-      operations: listOf(list(b.opOffsets), this.#operations.data(b.ops)),
+      resources: list(e.resOffsets, dictionary('res', e.res)),
+      matchedRules: list(e.ruleOffsets, dictionary('rules', e.rules)),
+      matchedRuleHits: list(e.ruleOffsets, makeData({ type: new Float64(), length: e.ruleHits.length, nullCount: 0, data: e.ruleHits })),
+      sourceIps: list(e.ipOffsets, utf8(e.ips)),
+      operations: list(e.opOffsets, dictionary('ops', e.ops)),
     };
     const plain = new Table(Object.fromEntries(Object.entries(columns).map(([name, data]) => [name, makeVector(data as Data)])));
     this.#schema ??= new Schema(plain.schema.fields, new Map([[FORMAT_KEY, FORMAT_VERSION]]));

@@ -1,6 +1,5 @@
 // Analyze stage, start-up: the analysis workers (scan-worker.ts), which parallel.ts runs tasks on.
-// A worker takes 60–200 ms to boot (Node's worker bootstrap, its modules, the
-// WebAssembly module), so the CLI shim starts them before it loads the CLI itself when the
+// A worker takes 60–200 ms to boot (Node's worker bootstrap, its modules), so the CLI shim starts them before it loads the CLI itself when the
 // arguments name large local files (prestartWorkersFor): they boot on the other cores while this
 // thread loads, and the run takes them instead of starting its own. Kept free of heavy imports:
 // it is loaded first thing.
@@ -8,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { foldModule } from './fold-module.js';
 
 /** Inputs at least this large are read on workers (parallel.ts uses the same bound). */
 export const WORKERS_FROM_BYTES = 16 << 20;
@@ -19,6 +19,11 @@ function workerUrl(): URL {
   return new URL('./scan-worker.js', here);
 }
 
+/** A new analysis worker, given this process's fold module (fold-module.ts: its code is shared). */
+function startWorker(): Worker {
+  return new Worker(workerUrl(), { workerData: { foldModule: foldModule() } });
+}
+
 // Started ahead of a run and not yet taken: unreferenced, so they never keep the process alive;
 // each with the listener that drops it from here if it fails while idle.
 const idle: { worker: Worker; drop: () => void }[] = [];
@@ -26,7 +31,7 @@ const idle: { worker: Worker; drop: () => void }[] = [];
 /** Starts `count` workers ahead of the run that will take them (takeWorker). */
 export function prestartWorkers(count: number): void {
   for (let i = 0; i < count; i++) {
-    const worker = new Worker(workerUrl());
+    const worker = startWorker();
     worker.unref();
     // An idle worker that fails is dropped; a run that takes it sees its own errors.
     const drop = (): void => { const at = idle.findIndex((w) => w.worker === worker); if (at >= 0) idle.splice(at, 1); };
@@ -65,7 +70,7 @@ export function idleWorkerCount(): number {
 /** A started worker for a run: one started ahead when there is one, else a new one. */
 export function takeWorker(): Worker {
   const taken = idle.shift();
-  if (!taken) return new Worker(workerUrl());
+  if (!taken) return startWorker();
   const { worker, drop } = taken;
   worker.off('error', drop);
   worker.off('exit', drop);

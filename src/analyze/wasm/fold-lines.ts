@@ -14,7 +14,7 @@ import { alloc, ends, keyIds, kinds, scanLine, starts } from '../../ingest/wasm/
 import { F_FIRST, F_HITS, F_LAST, F_RULE0_HITS, I_DAY0, I_EXTRA, I_GROUP, I_HI, I_LO, I_OP0, I_RES0, I_RULE0, PART_DAY, PART_ENTRY, PART_OPERATION, PART_RESOURCE, PART_RULE, PART_VALUES, RECORD, RULES_BIT } from './record-layout';
 export { setup, resultsKinds, resultsStarts, resultsEnds, resultsKeys, keyScratch, addKey, scratch, memoryGrew, internedCount, scan, limitHeap, heapUsed, rewindHeap, alloc } from '../../ingest/wasm/jsonl-scan';
 export { runScan, runExtraFlowsAt, runExtraFlowCount, runExtraPartsAt, runExtraPartCount, runColumnTable, runExport, runColumnsAt } from './sorted-run';
-export { mergeSetup, mergeRunTable, mergePlan, mergeUsedAt, mergeBatch } from './merge-runs';
+export { mergeSetup, mergeRunTable, mergePlan, mergeUsedAt, mergeBatch, mergeEncodingSetup, mergeEncode } from './merge-runs';
 
 // Fields, as Field in src/ingest/jsonl-scanner.ts.
 const F_TIME: i32 = 0;

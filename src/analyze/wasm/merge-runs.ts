@@ -65,6 +65,7 @@ let used: usize = 0;
 let octetRank: usize = 0;
 let sample: i32 = 0;
 let batch: usize = 0;
+let batchRows: i32 = 0;
 // A combined list's items: ids (or keys) and hits, grown as needed.
 let scratchIds: usize = 0;
 let scratchHits: usize = 0;
@@ -316,6 +317,7 @@ function combineList(row: i32, offsetsCol: i32, valuesCol: i32, hitsCol: i32, li
  */
 export function mergeBatch(r0: i32, r1: i32): usize {
   const m = r1 - r0;
+  batchRows = m;
   scratchCap = 0; // the last batch's room was given back
   // Items at most (a combined flow's lists may be shorter).
   let nd = 0; let nr = 0; let nu = 0; let ni = 0; let no = 0;
@@ -422,4 +424,148 @@ export function mergeBatch(r0: i32, r1: i32): usize {
   store<i32>(batch + <usize>((COLUMNS + 2) * 4), u); store<i32>(batch + <usize>((COLUMNS + 3) * 4), p);
   store<i32>(batch + <usize>((COLUMNS + 4) * 4), x);
   return batch;
+}
+
+// The encoded batch's table (snapshot-encoding.ts's EncodedBatch): dictionary indexes of
+// perimeter, profile, category, kind, then the peers' UTF-8 (offsets, bytes), first and last as
+// 64-bit integers, days seen, dictionary indexes of resources, rules, operations, the caller IPs'
+// UTF-8 (offsets, bytes); then the byte lengths of the two texts.
+const ENC_PERIMETER: i32 = 0;
+const ENC_PROFILE: i32 = 1;
+const ENC_CATEGORY: i32 = 2;
+const ENC_KIND: i32 = 3;
+const ENC_PEER_OFFSETS: i32 = 4;
+const ENC_PEER_BYTES: i32 = 5;
+const ENC_FIRST: i32 = 6;
+const ENC_LAST: i32 = 7;
+const ENC_DAYS_SEEN: i32 = 8;
+const ENC_RES: i32 = 9;
+const ENC_RULES: i32 = 10;
+const ENC_OPS: i32 = 11;
+const ENC_IP_OFFSETS: i32 = 12;
+const ENC_IP_BYTES: i32 = 13;
+const ENC_PEER_LENGTH: i32 = 14;
+const ENC_IP_LENGTH: i32 = 15;
+const ENC_ENTRIES: i32 = 16;
+
+let dictionaries: usize = 0; // USED_TABLES addresses: value id → dictionary index
+let utf8Offsets: usize = 0; // per output string, where its UTF-8 starts (strings + 1)
+let utf8Bytes: usize = 0;
+
+/**
+ * Sets what encoding needs: the dictionaries' index maps (a table in the order of the used-values
+ * table) and the output strings' UTF-8 (offsets, bytes).
+ */
+export function mergeEncodingSetup(indexes: usize, offsets: usize, bytes: usize): void {
+  dictionaries = indexes;
+  utf8Offsets = offsets;
+  utf8Bytes = bytes;
+}
+
+@inline function indexOf(dictionary: i32, id: i32): i32 { return load<i32>(load<usize>(dictionaries + <usize>(dictionary * 4)) + <usize>(id * 4)); }
+
+/** Bytes of a peer or caller-IP code's text. */
+function textLength(code: f64): i32 {
+  if (code < TEXT_IP) {
+    const v = <u32>code;
+    let n = 3; // the dots
+    for (let shift = 24; shift >= 0; shift -= 8) {
+      const o = (v >> <u32>shift) & 255;
+      n += o >= 100 ? 3 : o >= 10 ? 2 : 1;
+    }
+    return n;
+  }
+  if (code >= NONE) return 0;
+  const id = <i32>(code - (code >= FQDN ? FQDN : code >= RESOURCE ? RESOURCE : TEXT_IP));
+  return load<i32>(utf8Offsets + <usize>((id + 1) * 4)) - load<i32>(utf8Offsets + <usize>(id * 4));
+}
+
+/** Writes a code's text at `at` (as textLength() counts it). @returns the end */
+function writeText(code: f64, at: usize): usize {
+  if (code < TEXT_IP) {
+    const v = <u32>code;
+    for (let shift = 24; shift >= 0; shift -= 8) {
+      const o = (v >> <u32>shift) & 255;
+      if (o >= 100) { store<u8>(at, 48 + o / 100); at++; }
+      if (o >= 10) { store<u8>(at, 48 + (o / 10) % 10); at++; }
+      store<u8>(at, 48 + o % 10); at++;
+      if (shift > 0) { store<u8>(at, 46); at++; }
+    }
+    return at;
+  }
+  if (code >= NONE) return at;
+  const id = <i32>(code - (code >= FQDN ? FQDN : code >= RESOURCE ? RESOURCE : TEXT_IP));
+  const from = load<i32>(utf8Offsets + <usize>(id * 4));
+  const n = load<i32>(utf8Offsets + <usize>((id + 1) * 4)) - from;
+  memory.copy(at, utf8Bytes + <usize>from, <usize>n);
+  return at + <usize>n;
+}
+
+/** UTF-8 of `n` codes at `codes` (f64): its offsets and bytes stored at `entry`, `entry` + 1 of the table. @returns the bytes */
+function encodeTexts(codes: usize, n: i32, table: usize, offsetsEntry: i32, bytesEntry: i32): i32 {
+  let size = 0;
+  for (let k = 0; k < n; k++) size += textLength(f64At(codes, k));
+  const offsets = alloc((n + 1) * 4);
+  const bytes = alloc(max(size, 1));
+  store<usize>(table + <usize>(offsetsEntry * 4), offsets);
+  store<usize>(table + <usize>(bytesEntry * 4), bytes);
+  let at = bytes;
+  store<i32>(offsets, 0);
+  for (let k = 0; k < n; k++) {
+    at = writeText(f64At(codes, k), at);
+    store<i32>(offsets + <usize>((k + 1) * 4), <i32>(at - bytes));
+  }
+  return size;
+}
+
+/** Dictionary indexes of `n` ids at `ids`, into a column stored at `entry` of the table. */
+function encodeIndexes(ids: usize, n: i32, dictionary: i32, table: usize, entry: i32): void {
+  const out = alloc(max(n, 1) * 4);
+  store<usize>(table + <usize>(entry * 4), out);
+  for (let k = 0; k < n; k++) store<i32>(out + <usize>(k * 4), indexOf(dictionary, i32At(ids, k)));
+}
+
+/** Epoch milliseconds as 64-bit integers (snapshot-encoding.ts's times(): the same words). */
+function encodeTimes(values: usize, n: i32, table: usize, entry: i32): void {
+  const out = alloc(max(n, 1) * 8);
+  store<usize>(table + <usize>(entry * 4), out);
+  for (let k = 0; k < n; k++) {
+    const v = f64At(values, k);
+    let lo = 0; let hi = 0;
+    if (isFinite(v)) {
+      const high = Math.floor(v / 4294967296.0);
+      lo = <i32><i64>(v - high * 4294967296.0);
+      hi = <i32><i64>high;
+    }
+    store<i32>(out + <usize>(k * 8), lo);
+    store<i32>(out + <usize>(k * 8), hi, 4);
+  }
+}
+
+/** The batch of the last mergeBatch() as the snapshot stores it: an encoded table (ENC_ENTRIES entries). */
+export function mergeEncode(): usize {
+  const m = batchRows;
+  const table = alloc(ENC_ENTRIES * 4);
+  const kinds = alloc(max(m, 1) * 4);
+  const daysSeen = alloc(max(m, 1) * 4);
+  const peers = col(batch, COL_PEER);
+  const dayOffsets = col(batch, COL_DAY_OFFSETS);
+  for (let o = 0; o < m; o++) {
+    store<i32>(kinds + <usize>(o * 4), kindOf(f64At(peers, o)));
+    store<i32>(daysSeen + <usize>(o * 4), i32At(dayOffsets, o + 1) - i32At(dayOffsets, o));
+  }
+  store<usize>(table + <usize>(ENC_DAYS_SEEN * 4), daysSeen);
+  encodeIndexes(col(batch, COL_PERIMETER), m, USED_PERIMETER, table, ENC_PERIMETER);
+  encodeIndexes(col(batch, COL_PROFILE), m, USED_PROFILE, table, ENC_PROFILE);
+  encodeIndexes(col(batch, COL_CATEGORY), m, USED_CATEGORY, table, ENC_CATEGORY);
+  encodeIndexes(kinds, m, USED_KIND, table, ENC_KIND);
+  store<i32>(table + <usize>(ENC_PEER_LENGTH * 4), encodeTexts(peers, m, table, ENC_PEER_OFFSETS, ENC_PEER_BYTES));
+  encodeTimes(col(batch, COL_FIRST), m, table, ENC_FIRST);
+  encodeTimes(col(batch, COL_LAST), m, table, ENC_LAST);
+  const items = batch + <usize>(COLUMNS * 4);
+  encodeIndexes(col(batch, COL_RES), load<i32>(items, 4), USED_RES, table, ENC_RES);
+  encodeIndexes(col(batch, COL_RULES), load<i32>(items, 8), USED_RULES, table, ENC_RULES);
+  encodeIndexes(col(batch, COL_OPS), load<i32>(items, 16), USED_OPS, table, ENC_OPS);
+  store<i32>(table + <usize>(ENC_IP_LENGTH * 4), encodeTexts(col(batch, COL_IPS), load<i32>(items, 12), table, ENC_IP_OFFSETS, ENC_IP_BYTES));
+  return table;
 }
