@@ -10,6 +10,7 @@ import { addRecord, analyze, emptySummary, loadSnapshot, mergeSummaries, snapsho
 import { listInputFiles, readRecords } from '../src/ingest/index.js';
 import type { FlowColumns } from '../src/analyze/flow-table.js';
 import type { SnapshotRows } from '../src/analyze/snapshot.js';
+import type { EncodedBatch } from '../src/analyze/snapshot-encoding.js';
 import type { FlowSummary } from '../src/model/flow-summary.js';
 import type { NspRecord } from '../src/model/record.js';
 import { writeFileAtomic } from '../src/write-atomic.js';
@@ -106,12 +107,18 @@ describe('FlowSummary', () => {
       writeSnapshotRows(rows, (chunk) => chunks.push(chunk.slice()));
       return Buffer.concat(chunks);
     };
-    // Batches of a few rows, as the JavaScript encoder writes them or encoded where they are made.
-    const inBatches = (rows: SnapshotRows, encoded: boolean): Buffer => {
+    // Batches of a few rows, as the JavaScript encoder writes them, or encoded where they are made:
+    // written two behind (as the writer thread does) and released once written, or never released.
+    const inBatches = (rows: SnapshotRows, encoded: 'no' | 'released' | 'kept'): Buffer => {
       const chunks: Uint8Array[] = [];
       const writer = new SnapshotWriter(rows.strings, rows.used, (chunk) => chunks.push(chunk.slice()));
-      if (encoded) for (let e = rows.nextEncoded!(7); e; e = rows.nextEncoded!(7)) writer.addEncoded(e);
-      else for (let b = rows.next(7); b; b = rows.next(7)) writer.add(b);
+      if (encoded === 'no') for (let b = rows.next(7); b; b = rows.next(7)) writer.add(b);
+      else {
+        const pending: EncodedBatch[] = [];
+        const writeOldest = (): void => { writer.addEncoded(pending.shift()!); if (encoded === 'released') rows.release!(); };
+        for (let e = rows.nextEncoded!(7); e; e = rows.nextEncoded!(7)) { pending.push(e); if (pending.length > 2) writeOldest(); }
+        while (pending.length > 0) writeOldest();
+      }
       writer.finish();
       return Buffer.concat(chunks);
     };
@@ -126,7 +133,11 @@ describe('FlowSummary', () => {
       expect(inWasm).not.toBeNull();
       expect(written(inWasm!).equals(expected)).toBe(true);
       expect(written(mergedRows(runs)).equals(expected)).toBe(true);
-      expect(inBatches(mergedRowsInWasm(runs, strings, outs)!, true).equals(inBatches(mergedRowsInJavaScript(runs), false))).toBe(true);
+      const reference = inBatches(mergedRowsInJavaScript(runs), 'no');
+      // In the merge's slots (reused once released; copied out when none is free or a batch does not fit one).
+      expect(inBatches(mergedRowsInWasm(runs, strings, outs)!, 'released').equals(reference)).toBe(true);
+      expect(inBatches(mergedRowsInWasm(runs, strings, outs)!, 'kept').equals(reference)).toBe(true);
+      expect(inBatches(mergedRowsInWasm(runs, strings, outs, null, { slotBytes: 2048 })!, 'released').equals(reference)).toBe(true);
     }), { numRuns: 40 });
     // An address kept as text is compared as text: the JavaScript merge's.
     const t = new FlowTable();

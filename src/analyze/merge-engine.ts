@@ -47,7 +47,7 @@ function holdsTextIp(c: FlowColumns): boolean {
  * (`outs`: each run's ids as the output's), or null when a run holds an address kept as text.
  */
 export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly string[], outs: readonly Int32Array[],
-  runMemory: WebAssembly.Memory | null = null): SnapshotRows | null {
+  runMemory: WebAssembly.Memory | null = null, options: { slotBytes?: number } = {}): SnapshotRows | null {
   if (runs.some(holdsTextIp)) return null;
   // Runs placed in the run memory are read where they are (the heap stays below them); others are copied in.
   const memory = runMemory ?? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
@@ -85,69 +85,114 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
   const utf8At = x.alloc(Math.max(utf8Offsets[strings.length]!, 8));
   new Uint8Array(memory.buffer, utf8At, utf8Offsets[strings.length]!).set(utf8.subarray(0, utf8Offsets[strings.length]!));
   x.mergeEncodingSetup(copyIn(indexes), copyIn(utf8Offsets), utf8At);
-  // Each batch is made above the plan, copied out, then its room given back.
+  // Encoded batches are made in slots above the plan and handed over in place (views of this
+  // shared memory) until released; the others, and a batch too large for a slot, are made above
+  // the slots and copied out.
   const planTop = x.heapUsed();
+  const slotBytes = options.slotBytes ?? SLOT_BYTES;
+  const slotAt = (s: number): number => Math.ceil(planTop / WASM_PAGE) * WASM_PAGE + s * slotBytes;
+  const spillAt = slotAt(SLOTS);
+  const heapLimit = runMemory ? RUNS_AT : 0;
+  const slotsFit = !runMemory || spillAt + slotBytes <= RUNS_AT;
+  const free = slotsFit ? Array.from({ length: SLOTS }, (_, s) => s) : [];
+  const busy: number[] = [];
   let r0 = 0;
-  /** The next batch's rows made in the module: its column table, and its rows. */
-  const nextBatch = (rows: number): { columns: (name: RunColumn) => Int32Array | Float64Array; m: number } | null => {
-    if (r0 >= length) return null;
-    const r1 = Math.min(length, r0 + rows);
-    const m = r1 - r0;
-    const at = x.mergeBatch(r0, r1);
-    r0 = r1;
+  /** Makes output rows [from, to) in the module at `at` (below `limit`, 0: none); `encode`: as the snapshot stores them. @returns the tables' addresses */
+  const make = (from: number, to: number, at: number, limit: number, encode: boolean): { batch: number; encoded: number } => {
+    x.rewindHeap(at);
+    x.limitHeap(limit);
+    try {
+      const batch = x.mergeBatch(from, to);
+      return { batch, encoded: encode ? x.mergeEncode() : 0 };
+    } finally {
+      x.limitHeap(heapLimit);
+    }
+  };
+  /** The views of a batch's columns in the module (lengths from its table). */
+  const columnsOf = (at: number, m: number): ((name: RunColumn) => Int32Array | Float64Array) => {
     const addresses = new Int32Array(memory.buffer, at, RUN_COLUMNS.length + BATCH_LISTS.length).slice();
     const items = new Map<string, number>();
     BATCH_LISTS.forEach((names, k) => { for (const name of names) items.set(name, addresses[RUN_COLUMNS.length + k]!); });
-    return {
-      m,
-      columns: (name) => {
-        const k = RUN_COLUMNS.indexOf(name);
-        const n = items.get(name) ?? (name.endsWith('Offsets') ? m + 1 : m);
-        return (RUN_DOUBLES.has(name) ? new Float64Array(memory.buffer, addresses[k]!, n) : new Int32Array(memory.buffer, addresses[k]!, n)).slice();
-      },
+    return (name) => {
+      const k = RUN_COLUMNS.indexOf(name);
+      const n = items.get(name) ?? (name.endsWith('Offsets') ? m + 1 : m);
+      return RUN_DOUBLES.has(name) ? new Float64Array(memory.buffer, addresses[k]!, n) : new Int32Array(memory.buffer, addresses[k]!, n);
     };
   };
   return {
     strings, length, used,
     next(rows) {
-      const made = nextBatch(rows);
-      if (!made) return null;
-      const batch = { strings: strings as string[], length: made.m } as FlowColumns;
-      for (const name of RUN_COLUMNS) batch[name] = made.columns(name) as Int32Array & Float64Array;
-      x.rewindHeap(planTop);
+      if (r0 >= length) return null;
+      const r1 = Math.min(length, r0 + rows);
+      const m = r1 - r0;
+      const columns = columnsOf(make(r0, r1, spillAt, heapLimit, false).batch, m);
+      r0 = r1;
+      const batch = { strings: strings as string[], length: m } as FlowColumns;
+      for (const name of RUN_COLUMNS) batch[name] = columns(name).slice() as Int32Array & Float64Array;
       return batch;
     },
     nextEncoded(rows) {
-      const made = nextBatch(rows);
-      if (!made) return null;
-      const { m, columns } = made;
-      const table = new Int32Array(memory.buffer, x.mergeEncode(), ENCODED.length + 2).slice();
-      const ints = (entry: (typeof ENCODED)[number], n: number): Int32Array => new Int32Array(memory.buffer, table[ENCODED.indexOf(entry)]!, n).slice();
-      const bytes = (entry: (typeof ENCODED)[number], n: number): Uint8Array => new Uint8Array(memory.buffer, table[ENCODED.indexOf(entry)]!, n).slice();
+      if (r0 >= length) return null;
+      const r1 = Math.min(length, r0 + rows);
+      const m = r1 - r0;
+      let slot = free.shift();
+      let made: { batch: number; encoded: number } | undefined;
+      if (slot !== undefined) {
+        try {
+          made = make(r0, r1, slotAt(slot), slotAt(slot) + slotBytes, true);
+        } catch (error) {
+          if (!(error instanceof (WebAssembly as unknown as { RuntimeError: ErrorConstructor }).RuntimeError)) throw error;
+          free.unshift(slot); // too large for a slot
+          slot = undefined;
+        }
+      }
+      made ??= make(r0, r1, spillAt, heapLimit, true);
+      r0 = r1;
+      // In place (a slot), or copied out of the module.
+      const own = slot === undefined;
+      const view = <T extends Int32Array | Float64Array | Uint8Array>(a: T): T => (own ? a.slice() as T : a);
+      const columns = columnsOf(made.batch, m);
+      const table = new Int32Array(memory.buffer, made.encoded, ENCODED.length + 2).slice();
+      const ints = (entry: (typeof ENCODED)[number], n: number): Int32Array => view(new Int32Array(memory.buffer, table[ENCODED.indexOf(entry)]!, n));
+      const bytes = (entry: (typeof ENCODED)[number], n: number): Uint8Array => view(new Uint8Array(memory.buffer, table[ENCODED.indexOf(entry)]!, n));
       const times = (entry: (typeof ENCODED)[number]): BigInt64Array => {
+        const at = table[ENCODED.indexOf(entry)]!;
+        if (!own) return new BigInt64Array(memory.buffer, at, m);
         const out = new BigInt64Array(m);
-        new Uint8Array(out.buffer).set(new Uint8Array(memory.buffer, table[ENCODED.indexOf(entry)]!, m * 8));
+        new Uint8Array(out.buffer).set(new Uint8Array(memory.buffer, at, m * 8));
         return out;
       };
-      const dayOffsets = columns('dayOffsets') as Int32Array;
-      const resOffsets = columns('resOffsets') as Int32Array; const ruleOffsets = columns('ruleOffsets') as Int32Array;
-      const ipOffsets = columns('ipOffsets') as Int32Array; const opOffsets = columns('opOffsets') as Int32Array;
+      const list = (name: RunColumn): Int32Array => view(columns(name) as Int32Array);
+      const doubles = (name: RunColumn): Float64Array => view(columns(name) as Float64Array);
+      const dayOffsets = list('dayOffsets'); const resOffsets = list('resOffsets'); const ruleOffsets = list('ruleOffsets');
+      const ipOffsets = list('ipOffsets'); const opOffsets = list('opOffsets');
       const encoded: EncodedBatch = {
         length: m,
         perimeter: ints('perimeter', m), profile: ints('profile', m), category: ints('category', m), kind: ints('kind', m),
         peer: { offsets: ints('peerOffsets', m + 1), bytes: bytes('peerBytes', table[ENCODED.length]!) },
-        hits: columns('hits') as Float64Array, first: times('first'), last: times('last'), daysSeen: ints('daysSeen', m),
-        dayOffsets, days: columns('days') as Int32Array, dayHits: columns('dayHits') as Float64Array,
+        hits: doubles('hits'), first: times('first'), last: times('last'), daysSeen: ints('daysSeen', m),
+        dayOffsets, days: list('days'), dayHits: doubles('dayHits'),
         resOffsets, res: ints('res', resOffsets[m]!),
-        ruleOffsets, rules: ints('rules', ruleOffsets[m]!), ruleHits: columns('ruleHits') as Float64Array,
+        ruleOffsets, rules: ints('rules', ruleOffsets[m]!), ruleHits: doubles('ruleHits'),
         ipOffsets, ips: { offsets: ints('ipOffsets', ipOffsets[m]! + 1), bytes: bytes('ipBytes', table[ENCODED.length + 1]!) },
         opOffsets, ops: ints('ops', opOffsets[m]!),
       };
-      x.rewindHeap(planTop);
+      if (slot !== undefined) busy.push(slot);
       return encoded;
+    },
+    release() {
+      const slot = busy.shift();
+      if (slot !== undefined) free.push(slot);
     },
   };
 }
+
+// Encoded batches handed over in place at once (the writer thread's two ahead and the one being
+// made), and the room of each: reserved, resident only as far as used (a batch of 65,536 flows
+// takes ~10 MB).
+const SLOTS = 3;
+const SLOT_BYTES = 64 << 20;
+const WASM_PAGE = 65_536;
 
 // The encoded batch's table (merge-runs.ts's ENC_ entries), then the byte lengths of the peers' and the caller IPs' texts.
 const ENCODED = ['perimeter', 'profile', 'category', 'kind', 'peerOffsets', 'peerBytes', 'first', 'last', 'daysSeen', 'res', 'rules', 'ops', 'ipOffsets', 'ipBytes'] as const;

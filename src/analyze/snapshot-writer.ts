@@ -28,6 +28,7 @@ export class SnapshotWriterThread {
   #failure: Error | null = null;
   #waiting: (() => void) | null = null;
   #ahead = 0;
+  #written = 0;
   #finished = false;
 
   /** Starts the thread (it loads the Arrow writer at once). */
@@ -36,7 +37,7 @@ export class SnapshotWriterThread {
     this.#worker.unref(); // until it writes: a run that fails before never waits for it
     this.#worker.on('message', (m: Reply) => {
       if (m.error) this.#failure = new Error(m.error);
-      if (m.written) this.#ahead--;
+      if (m.written) { this.#ahead--; this.#written++; }
       if (m.finished) this.#finished = true;
       this.#wake();
     });
@@ -80,7 +81,12 @@ export class SnapshotWriterThread {
             const { strings: _, ...batch } = b;
             return { batch };
           };
-          for (let m = next(); m; m = next()) {
+          // Batches the thread has written are released first (their memory may go to the next).
+          let released = 0;
+          for (;;) {
+            for (; released < this.#written; released++) rows.release?.();
+            const m = next();
+            if (!m) break;
             await this.#until(() => this.#ahead < AHEAD);
             this.#ahead++;
             this.#post(m, transferList(m));

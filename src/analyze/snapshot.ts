@@ -84,8 +84,13 @@ export interface SnapshotRows {
   readonly used: UsedValues;
   /** The next rows (at most `rows`), in order with every list in order; null when none are left. */
   next(rows: number): FlowColumns | null;
-  /** next() encoded as the snapshot stores it (snapshot-encoding.ts), where the rows are made so. */
+  /**
+   * next() encoded as the snapshot stores it (snapshot-encoding.ts), where the rows are made so.
+   * Its arrays may be views of shared memory (no copy), valid until release() is called for it.
+   */
   nextEncoded?(rows: number): EncodedBatch | null;
+  /** The oldest batch from nextEncoded() not yet released is written: its memory may be reused. */
+  release?(): void;
 }
 
 /** The flows of `c` in snapshot order. */
