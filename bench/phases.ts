@@ -28,12 +28,12 @@ console.log(`module load ${ms(t)}`);
 const writer = new SnapshotWriterThread(); // as the CLI does: started while the workers read
 t = performance.now();
 let lastTask = 0;
-const { runs } = await analyzeFiles([{ path: corpus }], {
+const { runs, runMemory } = await analyzeFiles([{ path: corpus }], {
   workers: 2, runs: true, onProgress: (done, total) => { if (done === total) lastTask = performance.now(); },
 });
 console.log(`reading on 2 workers ${ms(t, lastTask)}; their sorted runs ${ms(lastTask)} (${runs.map((r) => r.length.toLocaleString('en-US')).join(' + ')} flows)`);
 t = performance.now();
-const rows = mergedRows(runs);
+const rows = mergedRows(runs, runMemory);
 console.log(`merge plan ${ms(t)} (${rows.length.toLocaleString('en-US')} flows)`);
 const dir = mkdtempSync(join(tmpdir(), 'nspa-phases-'));
 t = performance.now();

@@ -1,7 +1,8 @@
 // Analyze stage, the end of `analyze --out`: the snapshot writer's thread (started by
 // snapshot-writer.ts). It loads apache-arrow while the workers read, then takes the merged batches
-// one by one and writes them as Arrow record batches to the file the main thread opened — so the
-// merge (main thread) and the encoding (here) of the next batches run at once.
+// one by one (encoded already, read in place from the merge's shared memory, or as columns it
+// encodes) and writes them as Arrow record batches to the file the main thread opened — so the
+// merge (main thread) and the writing (here) of the next batches run at once.
 
 import { fdatasync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';

@@ -1,6 +1,7 @@
 // Analyze stage, the end of `analyze --out`: writes a snapshot on a thread of its own. The main
-// thread merges the workers' sorted runs into batches (sorted-runs.ts) while the writer thread
-// (snapshot-write-worker.ts) encodes and writes the ones before, at most two ahead; the bytes are
+// thread merges the workers' sorted runs into batches (merge-engine.ts, encoded there as the file
+// stores them and handed over in place; or sorted-runs.ts) while the writer thread
+// (snapshot-write-worker.ts) frames and writes the ones before, at most two ahead; the bytes are
 // the same as writeSnapshotFile's (one SnapshotWriter, the same batches). Started while the
 // workers read, so apache-arrow is loaded there by the time the merge begins, never on this thread.
 

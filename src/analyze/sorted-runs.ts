@@ -1,8 +1,10 @@
 // Analyze stage: merges the workers' sorted runs into the snapshot writer. Each worker hands over
 // its flows already in snapshot order (sortedRunOfTable in flow-order.ts, computed on all workers
-// at once); the main thread plans the merge from the runs' keys (planOfKeys), then walks the runs
-// side by side, combining a flow found in several, and gives the writer one batch at a time —
-// instead of merging tables by hash and sorting the result on one thread. The strings of the
+// at once); mergedRows() walks the runs side by side, combining a flow found in several, and gives
+// the writer one batch at a time — instead of merging tables by hash and sorting the result on one
+// thread. The merge runs in WebAssembly (merge-engine.ts); the JavaScript merge here
+// (mergedRowsInJavaScript: a plan from the runs' keys, then the rows) takes runs that hold an
+// address kept as text, and is the reference the tests hold the other to. The strings of the
 // output are all the runs' strings, in text order, so an output id is a rank and ids taken from
 // any run keep their order (the writer's dictionaries hold only the values in use).
 
