@@ -273,6 +273,12 @@ describe('fast path = careful path', () => {
     expect(idleWorkerCount()).toBe(availableParallelism());
     await endIdleWorkers();
     expect(idleWorkerCount()).toBe(0);
+    // A flow snapshot, however large, is loaded on the main thread: no workers for it.
+    const snapshot = join(dir, 'flows.arrow');
+    writeFileSync(snapshot, 'ARROW1');
+    truncateSync(snapshot, WORKERS_FROM_BYTES);
+    expect(prestartWorkersFor(['recommend', '--flows', snapshot])).toBe(0);
+    expect(idleWorkerCount()).toBe(0);
   });
 
   it('numbers lines across byte ranges and merges the ranges exactly', async () => {

@@ -5,7 +5,7 @@
 // it is loaded first thing.
 
 import { availableParallelism } from 'node:os';
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { foldModule } from './fold-module.js';
 
@@ -42,8 +42,9 @@ export function prestartWorkers(count: number): void {
 }
 
 /**
- * Starts a worker per core when the arguments name local files of WORKERS_FROM_BYTES or more in all
- * (options' values included: a wrong guess only costs the boot of idle workers). @returns how many
+ * Starts a worker per core when the arguments name local files of WORKERS_FROM_BYTES or more in all,
+ * flow snapshots aside (options' values included: a wrong guess only costs the boot of idle
+ * workers). @returns how many
  */
 export function prestartWorkersFor(args: readonly string[]): number {
   let bytes = 0;
@@ -51,7 +52,8 @@ export function prestartWorkersFor(args: readonly string[]): number {
     if (arg.startsWith('-')) continue;
     try {
       const s = statSync(arg, { throwIfNoEntry: false });
-      if (s?.isFile()) bytes += s.size;
+      // A flow snapshot is loaded on this thread, not read by workers.
+      if (s?.isFile() && !isSnapshot(arg)) bytes += s.size;
     } catch {
       // Not a path: nothing to read.
     }
@@ -60,6 +62,17 @@ export function prestartWorkersFor(args: readonly string[]): number {
   const count = availableParallelism();
   prestartWorkers(count);
   return count;
+}
+
+/** Whether the file starts as an Arrow IPC file (a flow snapshot). */
+function isSnapshot(path: string): boolean {
+  const head = Buffer.alloc(6);
+  const fd = openSync(path, 'r');
+  try {
+    return readSync(fd, head, 0, 6, 0) === 6 && head.toString('latin1') === 'ARROW1';
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Workers started ahead and not taken yet. */
