@@ -11,6 +11,7 @@ import { listInputFiles, readRecords } from '../src/ingest/index.js';
 import type { FlowColumns } from '../src/analyze/flow-table.js';
 import type { SnapshotRows } from '../src/analyze/snapshot.js';
 import type { EncodedBatch } from '../src/analyze/snapshot-encoding.js';
+import { runRegions } from '../src/analyze/run-memory.js';
 import type { FlowSummary } from '../src/model/flow-summary.js';
 import type { NspRecord } from '../src/model/record.js';
 import { writeFileAtomic } from '../src/write-atomic.js';
@@ -138,7 +139,15 @@ describe('FlowSummary', () => {
       expect(inBatches(mergedRowsInWasm(runs, strings, outs)!, 'released').equals(reference)).toBe(true);
       expect(inBatches(mergedRowsInWasm(runs, strings, outs)!, 'kept').equals(reference)).toBe(true);
       expect(inBatches(mergedRowsInWasm(runs, strings, outs, null, { slotBytes: 2048 })!, 'released').equals(reference)).toBe(true);
+      // A heap too small for the slots: batches made above the plan and copied out.
+      const planOnly = mergedRowsInWasm(runs, strings, outs, runRegions(1).memory, { heapLimit: 4 << 20 });
+      expect(planOnly && inBatches(planOnly, 'released').equals(reference)).toBe(true);
     }), { numRuns: 40 });
+    // A heap too small for the runs: declined (the JavaScript merge's then).
+    const t0 = new FlowTable();
+    for (const r of records) t0.addRecord(r);
+    const big = sortedRunOfTable(t0);
+    expect(mergedRowsInWasm([big], big.strings, [Int32Array.from(big.strings, (_, i) => i)], runRegions(1).memory, { heapLimit: 1 })).toBeNull();
     // An address kept as text is compared as text: the JavaScript merge's.
     const t = new FlowTable();
     for (const r of [...records, { ...estate[0]!, peerKind: 'ip' as const, peer: '2001:db8::7' }]) t.addRecord(r);

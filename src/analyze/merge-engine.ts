@@ -33,6 +33,9 @@ const BATCH_LISTS = [['days', 'dayHits'], ['res'], ['rules', 'ruleHits'], ['ips'
 const USED_ORDER = ['perimeter', 'profile', 'category', 'kind', 'res', 'rules', 'ops'] as const;
 const MAX_PAGES = 65_536;
 
+/** Whether `error` is a WebAssembly trap (here: an allocation past the heap's limit). */
+const isTrap = (error: unknown): boolean => error instanceof (WebAssembly as unknown as { RuntimeError: ErrorConstructor }).RuntimeError;
+
 /** Whether a code is an address kept as text (the WebAssembly merge compares numbers only). */
 const isTextIp = (code: number): boolean => code >= PEER_CODE.TEXT_IP && code < PEER_CODE.RESOURCE;
 
@@ -47,53 +50,57 @@ function holdsTextIp(c: FlowColumns): boolean {
  * (`outs`: each run's ids as the output's), or null when a run holds an address kept as text.
  */
 export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly string[], outs: readonly Int32Array[],
-  runMemory: WebAssembly.Memory | null = null, options: { slotBytes?: number } = {}): SnapshotRows | null {
+  runMemory: WebAssembly.Memory | null = null, options: { slotBytes?: number; heapLimit?: number } = {}): SnapshotRows | null {
   if (runs.some(holdsTextIp)) return null;
   // Runs placed in the run memory are read where they are (the heap stays below them); others are copied in.
   const memory = runMemory ?? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
   const x = new WebAssembly.Instance(foldModule(), { env: { memory } }).exports as unknown as MergeExports;
   x.mergeSetup();
-  x.limitHeap(runMemory ? RUNS_AT : 0);
+  // Below the runs' regions (0: no limit); `options` make room smaller for the tests.
+  const heapLimit = options.heapLimit ?? (runMemory ? RUNS_AT : 0);
+  x.limitHeap(heapLimit);
   const address = (c: FlowColumns, values: Int32Array | Float64Array): number => (runMemory && c.placed ? values.byteOffset : copyIn(values));
   const copyIn = (values: Int32Array | Float64Array): number => {
     const at = x.alloc(Math.max(values.byteLength, 8));
     new Uint8Array(memory.buffer, at, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     return at;
   };
-  const table = x.mergeRunTable(runs.length);
-  runs.forEach((c, k) => {
-    const entry = RUN_COLUMNS.map((name) => address(c, c[name]));
-    entry.push(c.length, copyIn(outs[k]!));
-    new Int32Array(memory.buffer, table + k * RUN_ENTRY * 4, RUN_ENTRY).set(entry);
-  });
+  // The heap full (runs copied in, the plan, what encoding needs): the JavaScript merge takes over.
   let length: number;
+  let used: UsedValues;
   try {
+    const table = x.mergeRunTable(runs.length);
+    runs.forEach((c, k) => {
+      const entry = RUN_COLUMNS.map((name) => address(c, c[name]));
+      entry.push(c.length, copyIn(outs[k]!));
+      new Int32Array(memory.buffer, table + k * RUN_ENTRY * 4, RUN_ENTRY).set(entry);
+    });
     length = x.mergePlan(table, runs.length, strings.length, copyIn(Int32Array.from(CATEGORY_RANK)), copyIn(OCTET_RANK), OPERATION_SAMPLE_SIZE);
+    const usedAt = new Int32Array(memory.buffer, x.mergeUsedAt(), USED_ORDER.length).slice();
+    const sizeOf = { category: CATEGORY_RANK.length, kind: 4 } as Partial<Record<(typeof USED_ORDER)[number], number>>;
+    used = Object.fromEntries(USED_ORDER.map((name, u) => [name, new Uint8Array(memory.buffer, usedAt[u]!, sizeOf[name] ?? strings.length).slice()])) as unknown as UsedValues;
+    // What encoding batches for the snapshot writer needs: the dictionaries' indexes, the strings' UTF-8.
+    const dictionaries = sortedDictionaries(strings, used);
+    const indexes = new Int32Array(USED_ORDER.map((name) => copyIn(dictionaries[name].index)));
+    const utf8 = new Uint8Array(strings.reduce((n, text) => n + text.length * 3, 0));
+    const utf8Offsets = new Int32Array(strings.length + 1);
+    for (let k = 0, at = 0; k < strings.length; k++) { at += encoder.encodeInto(strings[k]!, utf8.subarray(at)).written; utf8Offsets[k + 1] = at; }
+    const utf8At = x.alloc(Math.max(utf8Offsets[strings.length]!, 8));
+    new Uint8Array(memory.buffer, utf8At, utf8Offsets[strings.length]!).set(utf8.subarray(0, utf8Offsets[strings.length]!));
+    x.mergeEncodingSetup(copyIn(indexes), copyIn(utf8Offsets), utf8At);
   } catch (error) {
-    if (error instanceof (WebAssembly as unknown as { RuntimeError: ErrorConstructor }).RuntimeError) return null; // its heap is full: the JavaScript merge takes over
+    if (isTrap(error)) return null;
     throw error;
   }
-  const usedAt = new Int32Array(memory.buffer, x.mergeUsedAt(), USED_ORDER.length).slice();
-  const sizeOf = { category: CATEGORY_RANK.length, kind: 4 } as Partial<Record<(typeof USED_ORDER)[number], number>>;
-  const used = Object.fromEntries(USED_ORDER.map((name, u) => [name, new Uint8Array(memory.buffer, usedAt[u]!, sizeOf[name] ?? strings.length).slice()])) as unknown as UsedValues;
-  // What encoding batches for the snapshot writer needs: the dictionaries' indexes, the strings' UTF-8.
-  const dictionaries = sortedDictionaries(strings, used);
-  const indexes = new Int32Array(USED_ORDER.map((name) => copyIn(dictionaries[name].index)));
-  const utf8 = new Uint8Array(strings.reduce((n, text) => n + text.length * 3, 0));
-  const utf8Offsets = new Int32Array(strings.length + 1);
-  for (let k = 0, at = 0; k < strings.length; k++) { at += encoder.encodeInto(strings[k]!, utf8.subarray(at)).written; utf8Offsets[k + 1] = at; }
-  const utf8At = x.alloc(Math.max(utf8Offsets[strings.length]!, 8));
-  new Uint8Array(memory.buffer, utf8At, utf8Offsets[strings.length]!).set(utf8.subarray(0, utf8Offsets[strings.length]!));
-  x.mergeEncodingSetup(copyIn(indexes), copyIn(utf8Offsets), utf8At);
   // Encoded batches are made in slots above the plan and handed over in place (views of this
   // shared memory) until released; the others, and a batch too large for a slot, are made above
   // the slots and copied out.
   const planTop = x.heapUsed();
   const slotBytes = options.slotBytes ?? SLOT_BYTES;
   const slotAt = (s: number): number => Math.ceil(planTop / WASM_PAGE) * WASM_PAGE + s * slotBytes;
-  const spillAt = slotAt(SLOTS);
-  const heapLimit = runMemory ? RUNS_AT : 0;
-  const slotsFit = !runMemory || spillAt + slotBytes <= RUNS_AT;
+  // Without room for the slots below the limit, every batch is made at the plan's top and copied out.
+  const slotsFit = heapLimit === 0 || slotAt(SLOTS + 1) <= heapLimit;
+  const spillAt = slotsFit ? slotAt(SLOTS) : planTop;
   const free = slotsFit ? Array.from({ length: SLOTS }, (_, s) => s) : [];
   const busy: number[] = [];
   let r0 = 0;
@@ -141,7 +148,7 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
         try {
           made = make(r0, r1, slotAt(slot), slotAt(slot) + slotBytes, true);
         } catch (error) {
-          if (!(error instanceof (WebAssembly as unknown as { RuntimeError: ErrorConstructor }).RuntimeError)) throw error;
+          if (!isTrap(error)) throw error;
           free.unshift(slot); // too large for a slot
           slot = undefined;
         }

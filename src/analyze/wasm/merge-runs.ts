@@ -8,32 +8,15 @@
 // this module's memory, where the JavaScript side copied the runs.
 
 import { alloc, rewindHeap } from '../../ingest/wasm/jsonl-scan';
+import {
+  COL_PERIMETER, COL_PROFILE, COL_CATEGORY, COL_PEER, COL_HITS, COL_FIRST, COL_LAST, COL_DAY_OFFSETS, COL_DAYS, COL_DAY_HITS, COL_RES_OFFSETS, COL_RES, COL_RULE_OFFSETS, COL_RULES, COL_RULE_HITS, COL_IP_OFFSETS, COL_IPS, COL_OP_OFFSETS, COL_OPS, COLUMNS,
+} from './record-layout';
 
-// A run's column table (the order of sorted-run.ts's): one address per column, then its length
-// and the address of its map from its string ids to the output's.
-const COL_PERIMETER: i32 = 0;
-const COL_PROFILE: i32 = 1;
-const COL_CATEGORY: i32 = 2;
-const COL_PEER: i32 = 3;
-const COL_HITS: i32 = 4;
-const COL_FIRST: i32 = 5;
-const COL_LAST: i32 = 6;
-const COL_DAY_OFFSETS: i32 = 7;
-const COL_DAYS: i32 = 8;
-const COL_DAY_HITS: i32 = 9;
-const COL_RES_OFFSETS: i32 = 10;
-const COL_RES: i32 = 11;
-const COL_RULE_OFFSETS: i32 = 12;
-const COL_RULES: i32 = 13;
-const COL_RULE_HITS: i32 = 14;
-const COL_IP_OFFSETS: i32 = 15;
-const COL_IPS: i32 = 16;
-const COL_OP_OFFSETS: i32 = 17;
-const COL_OPS: i32 = 18;
-const COLUMNS: i32 = 19;
-const RUN_LENGTH: i32 = 19;
-const RUN_OUT: i32 = 20;
-const RUN_ENTRY: i32 = 21;
+// A run's entry in the run table: its column table (record-layout.ts), then its length and the
+// address of its map from its string ids to the output's.
+const RUN_LENGTH: i32 = COLUMNS;
+const RUN_OUT: i32 = COLUMNS + 1;
+const RUN_ENTRY: i32 = COLUMNS + 2;
 
 // Peer codes (flow-table.ts): the kind in the high bits, an IPv4 address or a string id below.
 const TEXT_IP: f64 = 4294967296.0;

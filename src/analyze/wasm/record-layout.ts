@@ -1,5 +1,6 @@
-// Analyze stage, hot path (AssemblyScript): the memory layouts the fold (fold-lines.ts) and the
-// sorted run (sorted-run.ts) share with flow-table.ts, which reads and writes the same memory.
+// Analyze stage, hot path (AssemblyScript): the memory layouts the fold (fold-lines.ts), the sorted
+// run (sorted-run.ts) and the merge (merge-runs.ts) share with flow-table.ts, which reads and writes
+// the same memory.
 
 // Flow records (flow-table.ts): 8 i32 then 4 f64, 64 bytes.
 export const RECORD: i32 = 64;
@@ -28,3 +29,26 @@ export const PART_RULE: i32 = 2;
 export const PART_OPERATION: i32 = 3;
 export const PART_VALUES: i32 = 1 << 29;
 export const PART_ENTRY: i32 = 24;
+
+// A column table: one address per column of a run or batch of flows, in this order (flow-table.ts's
+// RUN_COLUMNS): sorted-run.ts writes them, merge-runs.ts reads runs and writes batches so.
+export const COL_PERIMETER: i32 = 0;
+export const COL_PROFILE: i32 = 1;
+export const COL_CATEGORY: i32 = 2;
+export const COL_PEER: i32 = 3;
+export const COL_HITS: i32 = 4;
+export const COL_FIRST: i32 = 5;
+export const COL_LAST: i32 = 6;
+export const COL_DAY_OFFSETS: i32 = 7;
+export const COL_DAYS: i32 = 8;
+export const COL_DAY_HITS: i32 = 9;
+export const COL_RES_OFFSETS: i32 = 10;
+export const COL_RES: i32 = 11;
+export const COL_RULE_OFFSETS: i32 = 12;
+export const COL_RULES: i32 = 13;
+export const COL_RULE_HITS: i32 = 14;
+export const COL_IP_OFFSETS: i32 = 15;
+export const COL_IPS: i32 = 16;
+export const COL_OP_OFFSETS: i32 = 17;
+export const COL_OPS: i32 = 18;
+export const COLUMNS: i32 = 19;

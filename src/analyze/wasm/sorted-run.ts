@@ -7,30 +7,13 @@
 // rewinds the heap.
 
 import { alloc } from '../../ingest/wasm/jsonl-scan';
-import { F_FIRST, F_HITS, F_LAST, F_RULE0_HITS, I_DAY0, I_EXTRA, I_GROUP, I_HI, I_LO, I_OP0, I_RES0, I_RULE0, PART_ENTRY, PART_VALUES, RECORD, RULES_BIT } from './record-layout';
+import {
+  COL_PERIMETER, COL_PROFILE, COL_CATEGORY, COL_PEER, COL_HITS, COL_FIRST, COL_LAST, COL_DAY_OFFSETS, COL_DAYS, COL_DAY_HITS, COL_RES_OFFSETS, COL_RES, COL_RULE_OFFSETS, COL_RULES, COL_RULE_HITS, COL_IP_OFFSETS, COL_IPS, COL_OP_OFFSETS, COL_OPS, COLUMNS,
+  F_FIRST, F_HITS, F_LAST, F_RULE0_HITS, I_DAY0, I_EXTRA, I_GROUP, I_HI, I_LO, I_OP0, I_RES0, I_RULE0, PART_ENTRY, PART_VALUES, RECORD, RULES_BIT,
+} from './record-layout';
 
-// The columns of a run, in this order in a column table (one address per column); the list
-// columns (from COL_DAY_OFFSETS) also describe the extras' lists, a row per flow with extras.
-const COL_PERIMETER: i32 = 0;
-const COL_PROFILE: i32 = 1;
-const COL_CATEGORY: i32 = 2;
-const COL_PEER: i32 = 3;
-const COL_HITS: i32 = 4;
-const COL_FIRST: i32 = 5;
-const COL_LAST: i32 = 6;
-const COL_DAY_OFFSETS: i32 = 7;
-const COL_DAYS: i32 = 8;
-const COL_DAY_HITS: i32 = 9;
-const COL_RES_OFFSETS: i32 = 10;
-const COL_RES: i32 = 11;
-const COL_RULE_OFFSETS: i32 = 12;
-const COL_RULES: i32 = 13;
-const COL_RULE_HITS: i32 = 14;
-const COL_IP_OFFSETS: i32 = 15;
-const COL_IPS: i32 = 16;
-const COL_OP_OFFSETS: i32 = 17;
-const COL_OPS: i32 = 18;
-const COLUMNS: i32 = 19;
+// A run's columns go in a column table (record-layout.ts); the list columns (from
+// COL_DAY_OFFSETS) of another table describe the extras' lists, a row per flow with extras.
 
 // Peer kinds (the high word of a peer code) and their rank in snapshot order (fqdn, ip, none, resource).
 const PEER_IPV4: i32 = 0;
