@@ -139,9 +139,11 @@ describe('FlowSummary', () => {
       expect(inBatches(mergedRowsInWasm(runs, strings, outs)!, 'released').equals(reference)).toBe(true);
       expect(inBatches(mergedRowsInWasm(runs, strings, outs)!, 'kept').equals(reference)).toBe(true);
       expect(inBatches(mergedRowsInWasm(runs, strings, outs, null, { slotBytes: 2048 })!, 'released').equals(reference)).toBe(true);
-      // A heap too small for the slots: batches made above the plan and copied out.
-      const planOnly = mergedRowsInWasm(runs, strings, outs, runRegions(1).memory, { heapLimit: 4 << 20 });
+      // A heap too small for the slots: batches made above the plan and copied out; too small for
+      // one slot's worth there either: declined.
+      const planOnly = mergedRowsInWasm(runs, strings, outs, runRegions(1).memory, { heapLimit: 4 << 20, slotBytes: 1 << 20 });
       expect(planOnly && inBatches(planOnly, 'released').equals(reference)).toBe(true);
+      expect(mergedRowsInWasm(runs, strings, outs, runRegions(1).memory, { heapLimit: 4 << 20 })).toBeNull();
     }), { numRuns: 40 });
     // A heap too small for the runs: declined (the JavaScript merge's then).
     const t0 = new FlowTable();
@@ -153,6 +155,26 @@ describe('FlowSummary', () => {
     for (const r of [...records, { ...estate[0]!, peerKind: 'ip' as const, peer: '2001:db8::7' }]) t.addRecord(r);
     const run = sortedRunOfTable(t);
     expect(mergedRowsInWasm([run], run.strings, [Int32Array.from(run.strings, (_, i) => i)])).toBeNull();
+  });
+
+  it('keys a table summary by flow only when looked up by key, with the same keys and order', async () => {
+    const { FlowTable } = await import('../src/analyze/flow-table.js');
+    const { flowKeyString } = await import('../src/model/flow-summary.js');
+    const t = new FlowTable();
+    for (const r of await estateRecords()) t.addRecord(r);
+    const eager = new Map([...t.toSummary().flows.values()].map((f) => [flowKeyString(f), f]));
+    const { flows } = t.toSummary();
+    expect(flows.size).toBe(eager.size);
+    expect([...flows.values()].map(flowKeyString)).toEqual([...eager.keys()]);
+    const [key, flow] = [...eager][3]!;
+    expect(flows.get(key)).toEqual(flow);
+    expect([...flows.keys()]).toEqual([...eager.keys()]);
+    flows.set('x', flow);
+    expect(flows.size).toBe(eager.size + 1);
+    expect(flows.has('x') && flows.delete('x') && !flows.has('x')).toBe(true);
+    const lazy = t.toSummary().flows;
+    expect(new Map(lazy)).toEqual(eager);
+    expect(JSON.stringify(summaryToJSON({ flows: t.toSummary().flows }))).toBe(JSON.stringify(summaryToJSON({ flows: eager })));
   });
 
   it('has the empty summary as identity and leaves its inputs untouched', async () => {

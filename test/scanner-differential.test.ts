@@ -487,7 +487,7 @@ describe('fast path = careful path', () => {
 
   it('makes a sorted run in the fold engine with the columns the JavaScript way makes', async () => {
     const { FoldEngine, DEFAULT_ENGINE_LIMITS } = await import('../src/analyze/fold-engine.js');
-    const { sortedRun } = await import('../src/analyze/flow-order.js');
+    const { sortedRun, CATEGORY_RANK, OCTET_RANK } = await import('../src/analyze/flow-order.js');
     const dir = tempDir();
     const path = join(dir, 'many-valued.jsonl');
     // Peers whose dotted quads differ in every octet too.
@@ -507,14 +507,15 @@ describe('fast path = careful path', () => {
       // the pool), and small (most flows' parts went to their extras).
       for (const [file, poolEntries, inEngine] of [[path, DEFAULT_ENGINE_LIMITS.poolEntries, true], [path, 40, true], [textIp, 40, false]] as const) {
         FoldEngine.limits = { ...DEFAULT_ENGINE_LIMITS, poolEntries };
+        // The JavaScript way on a table of its own, folded first: the table below stays in the
+        // engine's memory throughout (folding another table into the engine would move it out).
+        const { table: other } = await analyzeFiles(await listInputFiles([file]), { workers: 0, rangeBytes: 50_000 });
+        const expected = plain(sortedRun(other.exportColumns()));
         const { table } = await analyzeFiles(await listInputFiles([file]), { workers: 0, rangeBytes: 50_000 });
         const made = vi.spyOn(table, 'sortedRunInEngine');
         const run = sortedRunOfTable(table, Infinity);
-        if (inEngine) expect(made).toHaveReturnedWith(expect.anything());
-        else expect(made).toHaveReturnedWith(null);
-        // The JavaScript way on a table of its own (the run took some parts of this one to its extras).
-        const { table: other } = await analyzeFiles(await listInputFiles([file]), { workers: 0, rangeBytes: 50_000 });
-        const expected = plain(sortedRun(other.exportColumns()));
+        if (inEngine) expect(made).toHaveLastReturnedWith(expect.anything());
+        else expect(made).toHaveLastReturnedWith(null);
         expect(plain(run)).toEqual(expected);
         expect(plain(sortedRunOfTable(table, 0))).toEqual(expected);
         // Placed in a worker's region of a run memory when it fits there (made in the engine, or
@@ -522,12 +523,21 @@ describe('fast path = careful path', () => {
         for (const gatherBelow of [Infinity, 0]) {
           const { regions: [region] } = runRegions(1);
           const placed = sortedRunOfTable(table, gatherBelow, region);
+          if (gatherBelow === Infinity && inEngine) expect(made).toHaveLastReturnedWith(expect.anything());
           expect(placed.placed).toBe(true);
           expect(placed.days.buffer).toBe(region!.memory.buffer);
           expect(plain(placed)).toEqual(expected);
           const small = sortedRunOfTable(table, gatherBelow, { ...region!, end: region!.at + 4096 });
           expect(small.placed).toBeUndefined();
           expect(plain(small)).toEqual(expected);
+        }
+        // The engine's heap too small for the run: declined, and the JavaScript way makes it.
+        if (inEngine) {
+          const sorted = [...table.interner.strings].sort();
+          const rank = Int32Array.from(table.interner.strings, (text) => sorted.indexOf(text));
+          expect(table.sortedRunInEngine({ rank, categoryRank: CATEGORY_RANK, octetRank: OCTET_RANK }, undefined, 4096)).toBeNull();
+          expect(table.sortedRunInEngine({ rank, categoryRank: CATEGORY_RANK, octetRank: OCTET_RANK })).not.toBeNull();
+          expect(plain(sortedRunOfTable(table, 0))).toEqual(expected);
         }
         // Lists of every kind, some longer than the operations sample before it was cut.
         expect(run.ips.length).toBeGreaterThan(0);

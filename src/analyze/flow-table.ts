@@ -186,6 +186,8 @@ export interface TableStorage {
 /** The fold module's sorted-run functions (src/analyze/wasm/sorted-run.ts). */
 export interface RunExports {
   alloc(bytes: number): number;
+  limitHeap(limit: number): void;
+  heapLimitAt(): number;
   heapUsed(): number;
   rewindHeap(top: number): void;
   runScan(records: number, n: number, pool: number, parts: number): number;
@@ -813,10 +815,11 @@ export class FlowTable {
    * The flows in snapshot order as columns, each row's lists in order (a worker's sorted run: see
    * flow-order.ts), made by the fold engine whose memory holds the records: the same columns as
    * exporting them and sorting those. Null when the table is not in an engine's memory, or when a
-   * peer is an address kept as text (the order is then found by comparing texts). Given a
+   * peer is an address kept as text (the order is then found by comparing texts), or when the
+   * engine's heap cannot hold the run (`heapRoom`: bytes it may take there, for the tests). Given a
    * `region`, the columns are placed there for the merge (run-memory.ts) when they fit.
    */
-  sortedRunInEngine(keys: RunOrder, region?: RunRegion): FlowColumns | null {
+  sortedRunInEngine(keys: RunOrder, region?: RunRegion, heapRoom?: number): FlowColumns | null {
     const storage = this.#storage;
     const x = storage?.run;
     if (!storage || !x) return null;
@@ -824,6 +827,8 @@ export class FlowTable {
     const memory = storage.memory;
     const n = this.#count;
     const top = x.heapUsed();
+    const limit = x.heapLimitAt();
+    if (heapRoom !== undefined) x.limitHeap(top + heapRoom);
     try {
       const held = storage.parts();
       const pool = held ? held.ints.byteOffset : 0;
@@ -894,8 +899,14 @@ export class FlowTable {
         out[name] = (RUN_DOUBLES.has(name) ? new Float64Array(bytes.buffer) : new Int32Array(bytes.buffer)) as Int32Array & Float64Array;
       }
       return out;
+    } catch (error) {
+      // The engine's heap cannot hold the run (a trap in its allocator): the JavaScript way makes it
+      // (the parts taken into extras above stay there, as an export would leave them).
+      if (error instanceof (WebAssembly as unknown as { RuntimeError: ErrorConstructor }).RuntimeError) return null;
+      throw error;
     } finally {
       x.rewindHeap(top);
+      x.limitHeap(limit);
     }
   }
 
@@ -958,7 +969,7 @@ export class FlowTable {
   toSummary(): FlowSummary {
     this.settle();
     const s = this.interner.strings;
-    const flows = new Map<string, Flow>();
+    const flows = new FlowMap();
     const ipText = (code: number): string => (code < TEXT_IP ? formatIPv4(code) : s[code - TEXT_IP]!);
     let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
     for (let f = 0; f < this.#count; f++) {
@@ -986,10 +997,45 @@ export class FlowTable {
         hits: this.#f64[f * STRIDE + F_HITS]!, firstSeen: this.#f64[f * STRIDE + F_FIRST]!, lastSeen: this.#f64[f * STRIDE + F_LAST]!,
         dayHits: this.#dayHits(f), resources, matchedRules, sourceIps, operations,
       };
-      flows.set(flowKeyString(flow), flow);
+      flows.add(flow);
     }
     return { flows };
   }
+}
+
+/**
+ * A summary's flows by key, keyed only when first looked up by key: a run that only goes through
+ * the flows (recommend, on a few hundred thousand) never makes their long key strings.
+ */
+class FlowMap extends Map<string, Flow> {
+  #unkeyed: Flow[] | null = [];
+
+  /** Adds a flow of a new key (toSummary's flows are distinct). */
+  add(flow: Flow): void {
+    if (this.#unkeyed) this.#unkeyed.push(flow);
+    else super.set(flowKeyString(flow), flow);
+  }
+
+  #keyed(): this {
+    const flows = this.#unkeyed;
+    if (flows) {
+      this.#unkeyed = null;
+      for (const flow of flows) super.set(flowKeyString(flow), flow);
+    }
+    return this;
+  }
+
+  override get size(): number { return this.#unkeyed ? this.#unkeyed.length : super.size; }
+  override values(): MapIterator<Flow> { return this.#unkeyed ? this.#unkeyed.values() : super.values(); }
+  override get(key: string): Flow | undefined { return this.#keyed() && super.get(key); }
+  override has(key: string): boolean { return this.#keyed() && super.has(key); }
+  override set(key: string, flow: Flow): this { this.#keyed(); return super.set(key, flow); }
+  override delete(key: string): boolean { return this.#keyed() && super.delete(key); }
+  override clear(): void { this.#unkeyed = null; super.clear(); }
+  override keys(): MapIterator<string> { return this.#keyed() && super.keys(); }
+  override entries(): MapIterator<[string, Flow]> { return this.#keyed() && super.entries(); }
+  override forEach(callback: (flow: Flow, key: string, map: Map<string, Flow>) => void, thisArg?: unknown): void { this.#keyed(); super.forEach(callback, thisArg); }
+  override [Symbol.iterator](): MapIterator<[string, Flow]> { return this.#keyed() && super[Symbol.iterator](); }
 }
 
 /**

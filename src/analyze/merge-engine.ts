@@ -5,6 +5,7 @@
 // merges in JavaScript when it declines (a caller or peer address kept as text, compared as text).
 
 import { OPERATION_SAMPLE_SIZE } from '../model/flow-summary.js';
+import { NspError } from '../errors.js';
 import { foldModule } from './fold-module.js';
 import { CATEGORY_RANK, OCTET_RANK } from './flow-order.js';
 import { PEER_CODE, RUN_COLUMNS, RUN_DOUBLES, type FlowColumns, type RunColumn } from './flow-table.js';
@@ -98,7 +99,9 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
   const planTop = x.heapUsed();
   const slotBytes = options.slotBytes ?? SLOT_BYTES;
   const slotAt = (s: number): number => Math.ceil(planTop / WASM_PAGE) * WASM_PAGE + s * slotBytes;
-  // Without room for the slots below the limit, every batch is made at the plan's top and copied out.
+  // Without room for the slots below the limit, every batch is made at the plan's top and copied
+  // out; without room for one slot's worth there either, the JavaScript merge takes over.
+  if (heapLimit !== 0 && slotAt(1) > heapLimit) return null;
   const slotsFit = heapLimit === 0 || slotAt(SLOTS + 1) <= heapLimit;
   const spillAt = slotsFit ? slotAt(SLOTS) : planTop;
   const free = slotsFit ? Array.from({ length: SLOTS }, (_, s) => s) : [];
@@ -113,6 +116,17 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
       return { batch, encoded: encode ? x.mergeEncode() : 0 };
     } finally {
       x.limitHeap(heapLimit);
+    }
+  };
+  /** make() where a batch goes when no slot takes it: past the limit there, the run's own error. */
+  const spill = (from: number, to: number, encode: boolean): { batch: number; encoded: number } => {
+    try {
+      return make(from, to, spillAt, heapLimit, encode);
+    } catch (error) {
+      if (!isTrap(error)) throw error;
+      throw new NspError('over-limit', `Cannot merge flows ${from + 1}–${to} of the snapshot: their lists do not fit the merge's memory (${Math.round((heapLimit - spillAt) / 1048576)} MB)`, {
+        hint: 'Analyze the logs in parts (by perimeter or by week) and merge the snapshots with "analyze a.arrow b.arrow --out all.arrow"', cause: error,
+      });
     }
   };
   /** The views of a batch's columns in the module (lengths from its table). */
@@ -132,7 +146,7 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
       if (r0 >= length) return null;
       const r1 = Math.min(length, r0 + rows);
       const m = r1 - r0;
-      const columns = columnsOf(make(r0, r1, spillAt, heapLimit, false).batch, m);
+      const columns = columnsOf(spill(r0, r1, false).batch, m);
       r0 = r1;
       const batch = { strings: strings as string[], length: m } as FlowColumns;
       for (const name of RUN_COLUMNS) batch[name] = columns(name).slice() as Int32Array & Float64Array;
@@ -153,7 +167,7 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
           slot = undefined;
         }
       }
-      made ??= make(r0, r1, spillAt, heapLimit, true);
+      made ??= spill(r0, r1, true);
       r0 = r1;
       // In place (a slot), or copied out of the module.
       const own = slot === undefined;
@@ -184,12 +198,13 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
         ipOffsets, ips: { offsets: ints('ipOffsets', ipOffsets[m]! + 1), bytes: bytes('ipBytes', table[ENCODED.length + 1]!) },
         opOffsets, ops: ints('ops', opOffsets[m]!),
       };
-      if (slot !== undefined) busy.push(slot);
+      // In hand-over order, copied batches too (-1), so that a release frees the slot of the batch written.
+      busy.push(slot ?? -1);
       return encoded;
     },
     release() {
       const slot = busy.shift();
-      if (slot !== undefined) free.push(slot);
+      if (slot !== undefined && slot >= 0) free.push(slot);
     },
   };
 }

@@ -65,13 +65,18 @@ export function placeRun(c: FlowColumns, region: RunRegion): FlowColumns | null 
   return placed;
 }
 
-/** Grows the shared memory to at least `bytes` (workers may grow it at the same time: it only ever grows). */
+/**
+ * Grows the shared memory to at least `bytes`. Workers may grow it at the same time: a grow that
+ * fails because another one made the memory larger meanwhile is tried again from the new length.
+ */
 function growTo(memory: WebAssembly.Memory, bytes: number): void {
-  while (memory.buffer.byteLength < bytes) {
+  for (;;) {
+    const length = memory.buffer.byteLength;
+    if (length >= bytes) return;
     try {
-      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+      memory.grow(Math.ceil((bytes - length) / PAGE));
     } catch (error) {
-      if (memory.buffer.byteLength < bytes) throw error;
+      if (memory.buffer.byteLength === length) throw error;
     }
   }
 }

@@ -24,6 +24,7 @@ let file = -1;
 // Each batch written is flushed to disk in the background (so the main thread's fsync at the end
 // has little left to wait for); a failure is reported at the end, never dropped.
 const flushes: Promise<void>[] = [];
+let flushFailure: Error | null = null;
 
 parentPort!.on('message', (m: WriterMessage) => {
   void (async () => {
@@ -36,11 +37,12 @@ parentPort!.on('message', (m: WriterMessage) => {
     } else if ('batch' in m || 'encoded' in m) {
       if ('batch' in m) writer!.add({ ...m.batch, strings });
       else writer!.addEncoded(m.encoded);
-      flushes.push(promisify(fdatasync)(file));
+      flushes.push(promisify(fdatasync)(file).catch((error: Error) => { flushFailure ??= error; }));
       parentPort!.postMessage({ written: true });
     } else {
       writer!.finish();
       await Promise.all(flushes);
+      if (flushFailure) throw flushFailure;
       parentPort!.postMessage({ finished: true });
       parentPort!.close(); // the thread ends on its own: nothing waits for it
     }

@@ -12,7 +12,7 @@
 
 import { alloc, ends, keyIds, kinds, scanLine, starts } from '../../ingest/wasm/jsonl-scan';
 import { F_FIRST, F_HITS, F_LAST, F_RULE0_HITS, I_DAY0, I_EXTRA, I_GROUP, I_HI, I_LO, I_OP0, I_RES0, I_RULE0, PART_DAY, PART_ENTRY, PART_OPERATION, PART_RESOURCE, PART_RULE, PART_VALUES, RECORD, RULES_BIT } from './record-layout';
-export { setup, resultsKinds, resultsStarts, resultsEnds, resultsKeys, keyScratch, addKey, scratch, memoryGrew, internedCount, scan, limitHeap, heapUsed, rewindHeap, alloc } from '../../ingest/wasm/jsonl-scan';
+export { setup, resultsKinds, resultsStarts, resultsEnds, resultsKeys, keyScratch, addKey, scratch, memoryGrew, internedCount, scan, limitHeap, heapLimitAt, heapUsed, rewindHeap, alloc } from '../../ingest/wasm/jsonl-scan';
 export { runScan, runExtraFlowsAt, runExtraFlowCount, runExtraPartsAt, runExtraPartCount, runColumnTable, runExport, runColumnsAt } from './sorted-run';
 export { mergeSetup, mergeRunTable, mergePlan, mergeUsedAt, mergeBatch, mergeEncodingSetup, mergeEncode } from './merge-runs';
 

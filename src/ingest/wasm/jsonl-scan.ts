@@ -73,6 +73,8 @@ export function memoryGrew(): i32 {
 // flow records above it, growing in place.
 let heapLimit: usize = 0;
 export function limitHeap(limit: usize): void { heapLimit = limit; }
+/** Where the heap must end (0: anywhere). */
+export function heapLimitAt(): usize { return heapLimit; }
 /** Bytes of memory the heap reaches. */
 export function heapUsed(): usize { return heapTop; }
 /** Frees what was allocated since heapUsed() was `top` (a sorted run's temporaries, once copied out). */
