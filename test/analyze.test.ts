@@ -160,8 +160,15 @@ describe('FlowSummary', () => {
   it('keys a table summary by flow only when looked up by key, with the same keys and order', async () => {
     const { FlowTable } = await import('../src/analyze/flow-table.js');
     const { flowKeyString } = await import('../src/model/flow-summary.js');
+    const estate = await estateRecords();
+    // With callers, several rules and operations; the summary folded record by record is the reference.
+    const records = [...estate, ...Array.from({ length: 40 }, (_, k): NspRecord => ({
+      ...estate[k % 5]!, count: 1 + k, matchedRule: `r${k % 3}`, operation: `Op${k % 7}`, sourceIp: `203.0.113.${k % 6}`,
+    }))];
     const t = new FlowTable();
-    for (const r of await estateRecords()) t.addRecord(r);
+    for (const r of records) t.addRecord(r);
+    const reference = JSON.stringify(summaryToJSON(summarize(records)));
+    expect(reference).toContain('203.0.113.5');
     const eager = new Map([...t.toSummary().flows.values()].map((f) => [flowKeyString(f), f]));
     const { flows } = t.toSummary();
     expect(flows.size).toBe(eager.size);
@@ -175,6 +182,18 @@ describe('FlowSummary', () => {
     const lazy = t.toSummary().flows;
     expect(new Map(lazy)).toEqual(eager);
     expect(JSON.stringify(summaryToJSON({ flows: t.toSummary().flows }))).toBe(JSON.stringify(summaryToJSON({ flows: eager })));
+    // A view: each flow's lists built when first read, the same as the summary's.
+    const view = t.toSummary({ view: true });
+    expect(JSON.stringify(summaryToJSON(view))).toBe(reference);
+    expect(JSON.stringify(summaryToJSON({ flows: eager }))).toBe(reference);
+    for (const f of t.toSummary({ view: true }).flows.values()) {
+      const e = eager.get(flowKeyString(f))!;
+      expect([f.dayHits, f.resources, f.matchedRules, f.sourceIps, f.operations]).toEqual([e.dayHits, e.resources, e.matchedRules, e.sourceIps, e.operations]);
+      expect(f.resources).toBe(f.resources); // built once
+    }
+    const some = [...t.toSummary({ view: true }).flows.values()][0]!;
+    some.operations = new Set(['replaced']);
+    expect([...some.operations]).toEqual(['replaced']);
   });
 
   it('has the empty summary as identity and leaves its inputs untouched', async () => {

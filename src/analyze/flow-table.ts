@@ -965,12 +965,16 @@ export class FlowTable {
     }
   }
 
-  /** Plain FlowSummary with string keys. */
-  toSummary(): FlowSummary {
+  /**
+   * Plain FlowSummary with string keys. `view`: a summary of this table as it is, for a reader
+   * that only goes through it while the table stays unchanged (recommend on a final table): each
+   * flow's lists are built when first read, most never are (a summary's Maps and Sets are most of
+   * its cost on a few hundred thousand flows).
+   */
+  toSummary(options: { view?: boolean } = {}): FlowSummary {
     this.settle();
     const s = this.interner.strings;
     const flows = new FlowMap();
-    const ipText = (code: number): string => (code < TEXT_IP ? formatIPv4(code) : s[code - TEXT_IP]!);
     let lastGroup = -1; let key: [number, number, number] = [0, 0, 0];
     for (let f = 0; f < this.#count; f++) {
       const g = this.#i32[f * INTS + I_GROUP]!;
@@ -979,28 +983,91 @@ export class FlowTable {
       const code = this.#peer(f);
       const peerKind: PeerKind = code < RESOURCE ? 'ip' : code < FQDN ? 'resource' : code < NONE ? 'fqdn' : 'none';
       const peer = code < TEXT_IP ? formatIPv4(code) : code < NONE ? s[code % WORD]! : '';
-      const e = this.#extraOf(f);
-      // Collections filled one by one: no arrays made per flow on the way (a large run has many).
-      const resources = new Set<string>();
-      if (this.#i32[f * INTS + I_RES0]! >= 0) resources.add(s[this.#i32[f * INTS + I_RES0]!]!);
-      if (e?.res) for (const r of e.res) resources.add(s[r]!);
-      const matchedRules = new Map<string, number>();
-      if (e?.rules) for (const [r, h] of e.rules) matchedRules.set(s[r]!, h);
-      else if (this.#i32[f * INTS + I_RULE0]! >= 0) matchedRules.set(s[this.#i32[f * INTS + I_RULE0]!]!, this.#f64[f * STRIDE + F_RULE0_HITS]!);
-      const sourceIps = new Set<string>();
-      if (e?.ips) for (const ip of e.ips) sourceIps.add(ipText(ip));
-      const operations = new Set<string>();
-      if (e?.ops) for (const o of e.ops) operations.add(s[o]!);
-      else if (this.#i32[f * INTS + I_OP0]! >= 0) operations.add(s[this.#i32[f * INTS + I_OP0]!]!);
-      const flow: Flow = {
-        perimeterId: s[perimeter]!, profile: s[profile]!, category: categories[category]!.name, peerKind, peer,
-        hits: this.#f64[f * STRIDE + F_HITS]!, firstSeen: this.#f64[f * STRIDE + F_FIRST]!, lastSeen: this.#f64[f * STRIDE + F_LAST]!,
-        dayHits: this.#dayHits(f), resources, matchedRules, sourceIps, operations,
-      };
-      flows.add(flow);
+      const stats = [s[perimeter]!, s[profile]!, categories[category]!.name, peerKind, peer,
+        this.#f64[f * STRIDE + F_HITS]!, this.#f64[f * STRIDE + F_FIRST]!, this.#f64[f * STRIDE + F_LAST]!] as const;
+      if (options.view) { flows.add(new TableFlow(this, f, ...stats)); continue; }
+      const [perimeterId, profileName, categoryName, , , hits, firstSeen, lastSeen] = stats;
+      flows.add({
+        perimeterId, profile: profileName, category: categoryName, peerKind, peer, hits, firstSeen, lastSeen,
+        dayHits: this.#dayHits(f), resources: this.flowResources(f), matchedRules: this.flowRules(f),
+        sourceIps: this.flowSourceIps(f), operations: this.flowOperations(f),
+      });
     }
     return { flows };
   }
+
+  // A flow's lists as a Flow holds them (toSummary(); TableFlow builds them when first read).
+  // Collections filled one by one: no arrays made per flow on the way (a large run has many).
+
+  /** @internal */
+  flowDayHits(f: number): Map<number, number> {
+    return this.#dayHits(f);
+  }
+
+  /** @internal */
+  flowResources(f: number): Set<string> {
+    const s = this.interner.strings;
+    const e = this.#extraOf(f);
+    const resources = new Set<string>();
+    if (this.#i32[f * INTS + I_RES0]! >= 0) resources.add(s[this.#i32[f * INTS + I_RES0]!]!);
+    if (e?.res) for (const r of e.res) resources.add(s[r]!);
+    return resources;
+  }
+
+  /** @internal */
+  flowRules(f: number): Map<string, number> {
+    const s = this.interner.strings;
+    const e = this.#extraOf(f);
+    const matchedRules = new Map<string, number>();
+    if (e?.rules) for (const [r, h] of e.rules) matchedRules.set(s[r]!, h);
+    else if (this.#i32[f * INTS + I_RULE0]! >= 0) matchedRules.set(s[this.#i32[f * INTS + I_RULE0]!]!, this.#f64[f * STRIDE + F_RULE0_HITS]!);
+    return matchedRules;
+  }
+
+  /** @internal */
+  flowSourceIps(f: number): Set<string> {
+    const sourceIps = new Set<string>();
+    const ips = this.#extraOf(f)?.ips;
+    if (ips) for (const ip of ips) sourceIps.add(ipOfCode(ip, this.interner.strings));
+    return sourceIps;
+  }
+
+  /** @internal */
+  flowOperations(f: number): Set<string> {
+    const s = this.interner.strings;
+    const e = this.#extraOf(f);
+    const operations = new Set<string>();
+    if (e?.ops) for (const o of e.ops) operations.add(s[o]!);
+    else if (this.#i32[f * INTS + I_OP0]! >= 0) operations.add(s[this.#i32[f * INTS + I_OP0]!]!);
+    return operations;
+  }
+}
+
+/** A flow of a table's summary view (toSummary({ view: true })): its lists built when first read. */
+class TableFlow implements Flow {
+  #dayHits: Map<number, number> | undefined;
+  #resources: Set<string> | undefined;
+  #matchedRules: Map<string, number> | undefined;
+  #sourceIps: Set<string> | undefined;
+  #operations: Set<string> | undefined;
+  readonly #table: FlowTable;
+  readonly #f: number;
+  constructor(table: FlowTable, f: number, public perimeterId: string, public profile: string, public category: string,
+    public peerKind: PeerKind, public peer: string, public hits: number, public firstSeen: number, public lastSeen: number) {
+    this.#table = table;
+    this.#f = f;
+  }
+
+  get dayHits(): Map<number, number> { return (this.#dayHits ??= this.#table.flowDayHits(this.#f)); }
+  set dayHits(value: Map<number, number>) { this.#dayHits = value; }
+  get resources(): Set<string> { return (this.#resources ??= this.#table.flowResources(this.#f)); }
+  set resources(value: Set<string>) { this.#resources = value; }
+  get matchedRules(): Map<string, number> { return (this.#matchedRules ??= this.#table.flowRules(this.#f)); }
+  set matchedRules(value: Map<string, number>) { this.#matchedRules = value; }
+  get sourceIps(): Set<string> { return (this.#sourceIps ??= this.#table.flowSourceIps(this.#f)); }
+  set sourceIps(value: Set<string>) { this.#sourceIps = value; }
+  get operations(): Set<string> { return (this.#operations ??= this.#table.flowOperations(this.#f)); }
+  set operations(value: Set<string>) { this.#operations = value; }
 }
 
 /**

@@ -377,7 +377,9 @@ function batchColumns(batch: RecordBatch, path: string, rowBase: number): FlowCo
 /** Reads a snapshot written by snapshotBytes(). @throws NspError input-invalid when it is not one */
 export function summaryFromSnapshot(bytes: Uint8Array, path: string): FlowSummary {
   const table = new FlowTableClass();
-  for (const columns of columnsFromSnapshot(bytes, path)) table.importColumns(columns);
+  const batches = columnsFromSnapshot(bytes, path);
+  table.reserve(batches.reduce((n, c) => n + c.length, 0)); // grown once, not batch by batch
+  for (const columns of batches) table.importColumns(columns);
   return table.toSummary();
 }
 

@@ -16,6 +16,8 @@ import { RunReporter } from './report.js';
 export interface CommandInputs {
   /** The FlowSummary, built on first use (analyze --out never needs it). */
   readonly summary: FlowSummary;
+  /** The FlowSummary as a view of the flows, for a command that only reads it (see GatheredFlows.summaryView). */
+  readonly summaryView: FlowSummary;
   /** The flows as a table: snapshots are written from it directly. */
   readonly table: FlowTable;
   /**
@@ -53,6 +55,7 @@ export async function gatherCommandInputs(args: Record<string, unknown>, io: IO,
   };
   return {
     get summary() { return whole().summary; },
+    get summaryView() { return whole().summaryView; },
     get table() { return whole().table; },
     async takeSnapshotRows() {
       const { table, runs, runMemory } = held();

@@ -34,7 +34,8 @@ export const recommendCommand: CommandSpec = {
     .conflicts('out', 'out-dir'))),
   async run(args, io, deps) {
     const fromFiles = await readExistingRules(stringList(args.existing));
-    const { summary, reporter } = await gatherCommandInputs(args, io, deps);
+    // Only read from here on: the view builds a flow's lists when recommend reads them.
+    const { summaryView: summary, reporter } = await gatherCommandInputs(args, io, deps);
     const existing = [...fromFiles, ...await existingFromAzure(args, deps, seenProfiles(summary), stderrHooks(io, Boolean(args.quiet)))];
     const { ruleSet, notes } = recommend(summary, existing, { ...recommendOptionsFrom(args), extendExisting: Boolean(args['extend-existing']) });
     for (const [i, p] of ruleSet.profiles.entries()) {
