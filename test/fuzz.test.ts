@@ -17,6 +17,7 @@ import { listInputFiles, readRecords } from '../src/ingest/index.js';
 import { formatPrefix, parseIPv4, parseIPv6, parseLoggedIp, parsePrefix, formatAddress } from '../src/model/ip.js';
 import { skippedRows, type SourceAccount } from '../src/model/issue.js';
 import { formatCount } from '../src/model/text.js';
+import { isoTime } from '../src/recommend/evidence.js';
 
 const RUNS = Number(process.env.NSPA_FUZZ_RUNS ?? 60);
 const dir = mkdtempSync(join(tmpdir(), 'nspa-fuzz-'));
@@ -116,6 +117,19 @@ describe('fuzz: IP and prefix parsers', () => {
       const prefix = parsePrefix(text);
       if (prefix) expect(parsePrefix(formatPrefix(prefix))).toEqual(prefix);
     }), { numRuns: RUNS * 50 });
+  });
+});
+
+describe('fuzz: times in rules and reports', () => {
+  it('writes ISO times as Date does, without zero milliseconds', () => {
+    const expected = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
+    fc.assert(fc.property(fc.oneof(
+      fc.integer({ min: 0, max: 253_402_300_799_999 }), fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }).map((ms) => ms - (ms % 1000)),
+      fc.integer({ min: -8_640_000_000_000_000, max: 8_640_000_000_000_000 }), fc.double({ min: 0, max: 2e12, noNaN: true }),
+      fc.constantFrom(0, 999, 1000, 86_399_999, 253_402_300_799_999, 253_402_300_800_000, -1),
+    ), (ms) => {
+      expect(isoTime(ms)).toBe(expected(ms));
+    }), { numRuns: 5000 });
   });
 });
 

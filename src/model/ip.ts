@@ -200,10 +200,19 @@ export function parsePrefix(raw: string): IpPrefix | null {
 
 /** Netmask of a prefix length as an integer. */
 export function prefixMask(version: IpVersion, length: number): bigint {
+  // Made once per length: recommend tests every address against every planned prefix.
+  return MASKS[version][length] ?? computeMask(version, length);
+}
+
+function computeMask(version: IpVersion, length: number): bigint {
   const bits = BigInt(ADDRESS_BITS[version]);
   const all = (1n << bits) - 1n;
   return length === 0 ? 0n : (all >> (bits - BigInt(length))) << (bits - BigInt(length));
 }
+const MASKS: Record<IpVersion, bigint[]> = {
+  4: Array.from({ length: 33 }, (_, length) => computeMask(4, length)),
+  6: Array.from({ length: 129 }, (_, length) => computeMask(6, length)),
+};
 
 /** Number of addresses in a prefix. */
 export function prefixSize(prefix: { version: IpVersion; length: number }): bigint {
