@@ -12,6 +12,7 @@ import { formatIPv4, parseIPv4 } from '../model/ip.js';
 import { byCodeUnit } from '../model/text.js';
 import type { NspRecord, PeerKind } from '../model/record.js';
 import { tooManyFlows } from './fold-engine.js';
+import { copyToModule, isTrap } from './fold-module.js';
 import { columnLengths, placeColumns, type RunRegion } from './run-memory.js';
 
 /** Strings by id; ids are shared by the byte scanner's texts and the careful path's strings. */
@@ -856,11 +857,7 @@ export class FlowTable {
           lists.ips.set(sorted, a);
         }
         RUN_COLUMNS.forEach((name, k) => {
-          if (k < RUN_COLUMNS.indexOf('dayOffsets')) return;
-          const values = lists[name];
-          const at = x.alloc(Math.max(values.byteLength, 8));
-          new Uint8Array(memory.buffer, at, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-          new Int32Array(memory.buffer, extras, RUN_COLUMNS.length)[k] = at;
+          if (k >= RUN_COLUMNS.indexOf('dayOffsets')) new Int32Array(memory.buffer, extras, RUN_COLUMNS.length)[k] = copyToModule(x, memory, lists[name]);
         });
       }
       // Groups in snapshot order: by perimeter, profile and category rank; per group its rank, perimeter, profile.
@@ -877,11 +874,7 @@ export class FlowTable {
       });
       const groupKey = new Int32Array(this.#pairs.length * 64 * 3);
       groups.forEach((g, r) => { const [perimeter, profile] = this.#groupKey(g); groupKey.set([r, perimeter, profile], g * 3); });
-      const copyIn = (values: Int32Array): number => {
-        const at = x.alloc(Math.max(values.byteLength, 8));
-        new Int32Array(memory.buffer, at, values.length).set(values);
-        return at;
-      };
+      const copyIn = (values: Int32Array): number => copyToModule(x, memory, values);
       const rankAt = copyIn(rank); const groupKeyAt = copyIn(groupKey); const octetAt = copyIn(keys.octetRank);
       x.runExport(this.#recordsAt, n, pool, parts, rankAt, groupKeyAt, groups.length, octetAt, extras, OPERATION_SAMPLE_SIZE);
       // Copied out of the engine's memory (its heap is rewound below): into `region` when given
@@ -902,7 +895,7 @@ export class FlowTable {
     } catch (error) {
       // The engine's heap cannot hold the run (a trap in its allocator): the JavaScript way makes it
       // (the parts taken into extras above stay there, as an export would leave them).
-      if (error instanceof (WebAssembly as unknown as { RuntimeError: ErrorConstructor }).RuntimeError) return null;
+      if (isTrap(error)) return null;
       throw error;
     } finally {
       x.rewindHeap(top);

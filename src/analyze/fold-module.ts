@@ -20,6 +20,18 @@ export function foldModule(): WebAssembly.Module {
   return compiled;
 }
 
+/** Copies `values` into a fresh allocation of an instance of the module. @returns where they are */
+export function copyToModule(x: { alloc(bytes: number): number }, memory: WebAssembly.Memory, values: ArrayBufferView): number {
+  const at = x.alloc(Math.max(values.byteLength, 8));
+  new Uint8Array(memory.buffer, at, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  return at;
+}
+
+/** Whether `error` is a trap of the module (here: an allocation past its heap's limit). */
+export function isTrap(error: unknown): boolean {
+  return error instanceof (WebAssembly as unknown as { RuntimeError: ErrorConstructor }).RuntimeError;
+}
+
 /** Uses a module compiled by another thread (a worker's, from the thread that started it). */
 export function useFoldModule(module: WebAssembly.Module): void {
   compiled = module;

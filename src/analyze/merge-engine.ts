@@ -6,12 +6,12 @@
 
 import { OPERATION_SAMPLE_SIZE } from '../model/flow-summary.js';
 import { NspError } from '../errors.js';
-import { foldModule } from './fold-module.js';
+import { copyToModule, foldModule, isTrap } from './fold-module.js';
 import { CATEGORY_RANK, OCTET_RANK } from './flow-order.js';
 import { PEER_CODE, RUN_COLUMNS, RUN_DOUBLES, type FlowColumns, type RunColumn } from './flow-table.js';
 import { RUNS_AT } from './run-memory.js';
 import type { SnapshotRows } from './snapshot.js';
-import { sortedDictionaries, type EncodedBatch, type UsedValues } from './snapshot-encoding.js';
+import { DICTIONARY_COLUMNS, sortedDictionaries, type DictionaryColumn, type EncodedBatch, type UsedValues } from './snapshot-encoding.js';
 
 interface MergeExports {
   alloc(bytes: number): number;
@@ -31,11 +31,7 @@ interface MergeExports {
 const RUN_ENTRY = RUN_COLUMNS.length + 2;
 // The list columns whose item counts follow a batch's column addresses, in this order.
 const BATCH_LISTS = [['days', 'dayHits'], ['res'], ['rules', 'ruleHits'], ['ips'], ['ops']] as const;
-const USED_ORDER = ['perimeter', 'profile', 'category', 'kind', 'res', 'rules', 'ops'] as const;
 const MAX_PAGES = 65_536;
-
-/** Whether `error` is a WebAssembly trap (here: an allocation past the heap's limit). */
-const isTrap = (error: unknown): boolean => error instanceof (WebAssembly as unknown as { RuntimeError: ErrorConstructor }).RuntimeError;
 
 /** Whether a code is an address kept as text (the WebAssembly merge compares numbers only). */
 const isTextIp = (code: number): boolean => code >= PEER_CODE.TEXT_IP && code < PEER_CODE.RESOURCE;
@@ -61,11 +57,7 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
   const heapLimit = options.heapLimit ?? (runMemory ? RUNS_AT : 0);
   x.limitHeap(heapLimit);
   const address = (c: FlowColumns, values: Int32Array | Float64Array): number => (runMemory && c.placed ? values.byteOffset : copyIn(values));
-  const copyIn = (values: Int32Array | Float64Array): number => {
-    const at = x.alloc(Math.max(values.byteLength, 8));
-    new Uint8Array(memory.buffer, at, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    return at;
-  };
+  const copyIn = (values: ArrayBufferView): number => copyToModule(x, memory, values);
   // The heap full (runs copied in, the plan, what encoding needs): the JavaScript merge takes over.
   let length: number;
   let used: UsedValues;
@@ -77,18 +69,16 @@ export function mergedRowsInWasm(runs: readonly FlowColumns[], strings: readonly
       new Int32Array(memory.buffer, table + k * RUN_ENTRY * 4, RUN_ENTRY).set(entry);
     });
     length = x.mergePlan(table, runs.length, strings.length, copyIn(Int32Array.from(CATEGORY_RANK)), copyIn(OCTET_RANK), OPERATION_SAMPLE_SIZE);
-    const usedAt = new Int32Array(memory.buffer, x.mergeUsedAt(), USED_ORDER.length).slice();
-    const sizeOf = { category: CATEGORY_RANK.length, kind: 4 } as Partial<Record<(typeof USED_ORDER)[number], number>>;
-    used = Object.fromEntries(USED_ORDER.map((name, u) => [name, new Uint8Array(memory.buffer, usedAt[u]!, sizeOf[name] ?? strings.length).slice()])) as unknown as UsedValues;
+    const usedAt = new Int32Array(memory.buffer, x.mergeUsedAt(), DICTIONARY_COLUMNS.length).slice();
+    const sizeOf = { category: CATEGORY_RANK.length, kind: 4 } as Partial<Record<DictionaryColumn, number>>;
+    used = Object.fromEntries(DICTIONARY_COLUMNS.map((name, u) => [name, new Uint8Array(memory.buffer, usedAt[u]!, sizeOf[name] ?? strings.length).slice()])) as unknown as UsedValues;
     // What encoding batches for the snapshot writer needs: the dictionaries' indexes, the strings' UTF-8.
     const dictionaries = sortedDictionaries(strings, used);
-    const indexes = new Int32Array(USED_ORDER.map((name) => copyIn(dictionaries[name].index)));
+    const indexes = new Int32Array(DICTIONARY_COLUMNS.map((name) => copyIn(dictionaries[name].index)));
     const utf8 = new Uint8Array(strings.reduce((n, text) => n + text.length * 3, 0));
     const utf8Offsets = new Int32Array(strings.length + 1);
     for (let k = 0, at = 0; k < strings.length; k++) { at += encoder.encodeInto(strings[k]!, utf8.subarray(at)).written; utf8Offsets[k + 1] = at; }
-    const utf8At = x.alloc(Math.max(utf8Offsets[strings.length]!, 8));
-    new Uint8Array(memory.buffer, utf8At, utf8Offsets[strings.length]!).set(utf8.subarray(0, utf8Offsets[strings.length]!));
-    x.mergeEncodingSetup(copyIn(indexes), copyIn(utf8Offsets), utf8At);
+    x.mergeEncodingSetup(copyIn(indexes), copyIn(utf8Offsets), copyIn(utf8.subarray(0, utf8Offsets[strings.length]!)));
   } catch (error) {
     if (isTrap(error)) return null;
     throw error;

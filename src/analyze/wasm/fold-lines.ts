@@ -11,7 +11,7 @@
 // same memory.
 
 import { alloc, ends, keyIds, kinds, scanLine, starts } from '../../ingest/wasm/jsonl-scan';
-import { F_FIRST, F_HITS, F_LAST, F_RULE0_HITS, I_DAY0, I_EXTRA, I_GROUP, I_HI, I_LO, I_OP0, I_RES0, I_RULE0, PART_DAY, PART_ENTRY, PART_OPERATION, PART_RESOURCE, PART_RULE, PART_VALUES, RECORD, RULES_BIT } from './record-layout';
+import { F_FIRST, F_HITS, F_LAST, F_RULE0_HITS, I_DAY0, I_EXTRA, I_GROUP, I_HI, I_LO, I_OP0, I_RES0, I_RULE0, PART_DAY, PART_ENTRY, PART_OPERATION, PART_RESOURCE, PART_RULE, PART_VALUES, PEER_FQDN, PEER_IPV4, PEER_NONE, PEER_RESOURCE, RECORD, RULES_BIT } from './record-layout';
 export { setup, resultsKinds, resultsStarts, resultsEnds, resultsKeys, keyScratch, addKey, scratch, memoryGrew, internedCount, scan, limitHeap, heapLimitAt, heapUsed, rewindHeap, alloc } from '../../ingest/wasm/jsonl-scan';
 export { runScan, runExtraFlowsAt, runExtraFlowCount, runExtraPartsAt, runExtraPartCount, runColumnTable, runExport, runColumnsAt } from './sorted-run';
 export { mergeSetup, mergeRunTable, mergePlan, mergeUsedAt, mergeBatch, mergeEncodingSetup, mergeEncode } from './merge-runs';
@@ -59,12 +59,6 @@ const LIMIT: i32 = 1; // the next line, at stopAt(), starts at or after `limit`
 const LINE: i32 = 2; // the line [stopAt(), stopEnd()) is the JavaScript side's to fold
 const NEED: i32 = 3; // a canonical form is missing (needField(), needRole()): the line is retried
 const ROOM: i32 = 4; // the table needs room for a flow, or the log or the parts pool is full: the line is retried
-
-// Peer kinds (the high word of a peer code).
-const PEER_IPV4: i32 = 0;
-const PEER_RESOURCE: i32 = 2;
-const PEER_FQDN: i32 = 4;
-const PEER_NONE: i32 = 8;
 
 const DAY_MS: f64 = 86_400_000;
 

@@ -9,7 +9,7 @@
 
 import { alloc, rewindHeap } from '../../ingest/wasm/jsonl-scan';
 import {
-  COL_PERIMETER, COL_PROFILE, COL_CATEGORY, COL_PEER, COL_HITS, COL_FIRST, COL_LAST, COL_DAY_OFFSETS, COL_DAYS, COL_DAY_HITS, COL_RES_OFFSETS, COL_RES, COL_RULE_OFFSETS, COL_RULES, COL_RULE_HITS, COL_IP_OFFSETS, COL_IPS, COL_OP_OFFSETS, COL_OPS, COLUMNS,
+  COL_PERIMETER, COL_PROFILE, COL_CATEGORY, COL_PEER, COL_HITS, COL_FIRST, COL_LAST, COL_DAY_OFFSETS, COL_DAYS, COL_DAY_HITS, COL_RES_OFFSETS, COL_RES, COL_RULE_OFFSETS, COL_RULES, COL_RULE_HITS, COL_IP_OFFSETS, COL_IPS, COL_OP_OFFSETS, COL_OPS, COLUMNS, col,
 } from './record-layout';
 
 // A run's entry in the run table: its column table (record-layout.ts), then its length and the
@@ -54,7 +54,6 @@ let scratchIds: usize = 0;
 let scratchHits: usize = 0;
 let scratchCap: i32 = 0;
 
-@inline function col(run: usize, c: i32): usize { return load<usize>(run + <usize>(c * 4)); }
 @inline function runAt(k: i32): usize { return runs + <usize>(k * RUN_ENTRY * 4); }
 @inline function lengthOf(run: usize): i32 { return load<i32>(run + <usize>(RUN_LENGTH * 4)); }
 @inline function outId(run: usize, id: i32): i32 { return load<i32>(load<usize>(run + <usize>(RUN_OUT * 4)) + <usize>(id * 4)); }

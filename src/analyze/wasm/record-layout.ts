@@ -52,3 +52,13 @@ export const COL_IPS: i32 = 16;
 export const COL_OP_OFFSETS: i32 = 17;
 export const COL_OPS: i32 = 18;
 export const COLUMNS: i32 = 19;
+
+/** The address of column `c` of a column table. */
+@inline export function col(table: usize, c: i32): usize { return load<usize>(table + <usize>(c * 4)); }
+
+// Peer kinds: the high word of a peer code (I_HI of a record; flow-table.ts's PEER_CODE).
+export const PEER_IPV4: i32 = 0;
+export const PEER_TEXT_IP: i32 = 1;
+export const PEER_RESOURCE: i32 = 2;
+export const PEER_FQDN: i32 = 4;
+export const PEER_NONE: i32 = 8;

@@ -10,17 +10,12 @@ import { alloc } from '../../ingest/wasm/jsonl-scan';
 import {
   COL_PERIMETER, COL_PROFILE, COL_CATEGORY, COL_PEER, COL_HITS, COL_FIRST, COL_LAST, COL_DAY_OFFSETS, COL_DAYS, COL_DAY_HITS, COL_RES_OFFSETS, COL_RES, COL_RULE_OFFSETS, COL_RULES, COL_RULE_HITS, COL_IP_OFFSETS, COL_IPS, COL_OP_OFFSETS, COL_OPS, COLUMNS,
   F_FIRST, F_HITS, F_LAST, F_RULE0_HITS, I_DAY0, I_EXTRA, I_GROUP, I_HI, I_LO, I_OP0, I_RES0, I_RULE0, PART_ENTRY, PART_VALUES, RECORD, RULES_BIT,
+  PEER_FQDN, PEER_IPV4, PEER_RESOURCE, PEER_TEXT_IP, col,
 } from './record-layout';
 
 // A run's columns go in a column table (record-layout.ts); the list columns (from
 // COL_DAY_OFFSETS) of another table describe the extras' lists, a row per flow with extras.
 
-// Peer kinds (the high word of a peer code) and their rank in snapshot order (fqdn, ip, none, resource).
-const PEER_IPV4: i32 = 0;
-const PEER_TEXT_IP: i32 = 1;
-const PEER_RESOURCE: i32 = 2;
-const PEER_FQDN: i32 = 4;
-const PEER_NONE: i32 = 8;
 const EXTRA_INDEX: i32 = RULES_BIT - 1;
 
 let extraFlows: usize = 0;
@@ -29,7 +24,6 @@ let extraParts: usize = 0;
 let extraPartCount: i32 = 0;
 let columns: usize = 0;
 
-@inline function col(table: usize, c: i32): usize { return load<usize>(table + <usize>(c * 4)); }
 
 /**
  * First step: lists the flows with extras (ascending) and the parts pool's entries of those flows
@@ -298,7 +292,7 @@ function snapshotOrder(records: usize, n: i32, rank: usize, groupKey: usize, gro
     const kind = load<i32>(at, I_HI);
     const v = load<u32>(at, I_LO);
     let key: u32 = 0;
-    let kindRank = 0;
+    let kindRank = 0; // peer kinds in snapshot order: fqdn, ip, none, resource (flow-order.ts KIND_RANK)
     if (kind == PEER_IPV4) {
       kindRank = 1;
       key = (load<u32>(octetRank + <usize>((v >> 24) * 4)) << 24) | (load<u32>(octetRank + <usize>(((v >> 16) & 255) * 4)) << 16)
